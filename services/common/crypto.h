@@ -1,0 +1,73 @@
+/* crypto — hashes, MACs, Base64, AES-256-GCM sealing, CSPRNG and constant-time compare,
+ * on OpenSSL 3. Pure functions: no globals, no logging; every buffer size is explicit. */
+#ifndef SHIREN_COMMON_CRYPTO_H
+#define SHIREN_COMMON_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRYPTO_SHA1_LEN 20
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_SM3_LEN 32
+#define CRYPTO_AES_KEY_LEN 32
+/* Sealed blob: 1 version byte | 12-byte nonce | ciphertext | 16-byte tag. */
+#define CRYPTO_SEAL_OVERHEAD (1 + 12 + 16)
+
+enum crypto_hash { CRYPTO_HASH_SHA1, CRYPTO_HASH_SHA256, CRYPTO_HASH_SM3 };
+
+/* Digest length of `h`, or 0 when the algorithm is unknown. */
+size_t crypto_hash_len(enum crypto_hash h);
+/* True when the linked OpenSSL offers SM3. */
+bool crypto_have_sm3(void);
+
+/* One-shot digest into `out` (crypto_hash_len(h) bytes). 0, or -EINVAL/-ENOTSUP. */
+int crypto_hash(enum crypto_hash h, const void *data, size_t len, uint8_t *out)
+	__attribute__((warn_unused_result));
+/* HMAC with `h` into `out` (crypto_hash_len(h) bytes). 0, or -EINVAL/-ENOTSUP. */
+int crypto_hmac(enum crypto_hash h, const void *key, size_t keylen, const void *data, size_t len,
+		uint8_t *out) __attribute__((warn_unused_result));
+
+/* Lower-case hex of `len` bytes into `out` (2*len+1 bytes, NUL-terminated). */
+void crypto_hex(const uint8_t *in, size_t len, char *out);
+
+/* Standard Base64 with padding. Encode writes NUL-terminated text into `out`, which must hold
+ * crypto_b64_enc_len(len) bytes. */
+size_t crypto_b64_enc_len(size_t len);
+void crypto_b64_encode(const uint8_t *in, size_t len, char *out);
+/* Strict decode (standard alphabet, padding required when len%4 != 0 is impossible: the input
+ * length must be a multiple of 4; no whitespace). Writes at most `cap` bytes to `out`.
+ * Returns the decoded length, or -EINVAL on any malformed input, -ENOSPC if `cap` is short.
+ * crypto_b64_dec_max(len) bytes always suffice. */
+size_t crypto_b64_dec_max(size_t len);
+long crypto_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+	__attribute__((warn_unused_result));
+
+/* `len` bytes from the OS CSPRNG. 0 or -EIO. */
+int crypto_random(void *out, size_t len) __attribute__((warn_unused_result));
+/* RFC 4122 version-4 UUID text (36 chars + NUL) into `out`. 0 or -EIO. */
+int crypto_uuid4(char out[37]) __attribute__((warn_unused_result));
+
+/* Constant-time equality of two equal-length buffers. */
+bool crypto_equal(const void *a, const void *b, size_t len);
+
+/* AES-256-GCM. `aad` (may be NULL with aadlen 0) binds the blob to its context, e.g. the
+ * table and row it belongs to. seal writes len + CRYPTO_SEAL_OVERHEAD bytes into `out`
+ * (capacity `cap`) with a fresh random nonce; returns the blob length or a negative errno.
+ * open returns the plaintext length, -EBADMSG when the tag does not verify or the blob is
+ * malformed, -ENOSPC when `cap` is short. */
+long crypto_seal(const uint8_t key[CRYPTO_AES_KEY_LEN], const void *aad, size_t aadlen,
+		 const void *in, size_t len, uint8_t *out, size_t cap)
+	__attribute__((warn_unused_result));
+long crypto_open(const uint8_t key[CRYPTO_AES_KEY_LEN], const void *aad, size_t aadlen,
+		 const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+	__attribute__((warn_unused_result));
+
+/* Parse a master key given as Base64 (32 bytes) or 64 hex digits. 0 or -EINVAL. */
+int crypto_parse_key(const char *text, uint8_t out[CRYPTO_AES_KEY_LEN])
+	__attribute__((warn_unused_result));
+
+/* Wipe secrets (not optimised away). */
+void crypto_wipe(void *p, size_t len);
+
+#endif

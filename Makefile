@@ -97,11 +97,22 @@ SVC_LIBS := $(foreach s,$(SERVICES) $(TOOLS),$($(s)_LIB))
 BINS := $(foreach s,$(SERVICES) $(TOOLS),$(O)/bin/$(BIN_$(s)))
 
 # ---- unit tests: tests/unit/test_*.c, each its own binary, no network ----
+# test_<svc>_*.c links lib<svc>.a and common; any other test links common only. The same
+# naming holds for fuzz harnesses (fuzz_<svc>_*.c). GNU make prefers the shortest stem.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(SVC_LIBS) $(LIBCOMMON)
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SVC_LIBS) $(LIBCOMMON) $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+define svc_test_template
+$$(O)/tests/test_$(1)_%: $$(O)/obj/tests/unit/test_$(1)_%.o $$($(1)_LIB) $$(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LDLIBS_ALL) $$(LDLIBS_$(1))
+$$(O)/fuzz/fuzz_$(1)_%: $$(O)/obj/tests/fuzz/fuzz_$(1)_%.o $$($(1)_LIB) $$(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -fsanitize=fuzzer -o $$@ $$^ $$(LDLIBS_ALL) $$(LDLIBS_$(1))
+endef
+$(foreach s,$(SERVICES) $(TOOLS),$(eval $(call svc_test_template,$(s))))
 
 # ---- integration helpers and benchmarks written in C ----
 ITEST_SRC := $(wildcard tests/integration/*.c)
@@ -119,9 +130,9 @@ $(O)/bench/%: $(O)/obj/tests/bench/%.o $(SVC_LIBS) $(LIBCOMMON)
 # ---- fuzz harnesses: tests/fuzz/fuzz_*.c, libFuzzer, built with BUILD=fuzz ----
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
-$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(SVC_LIBS) $(LIBCOMMON)
+$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(SVC_LIBS) $(LIBCOMMON) $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
 
 .PHONY: all bins unit-bins itest-bins bench-bins fuzz-bins test unit unit-asan integration \
 	fuzz bench run up down install format format-check clean compose-check

@@ -73,6 +73,7 @@ BIN_liveness := shiren-liveness
 BIN_exporter := shiren-exporter
 BIN_metering := shiren-metering
 BIN_ctl := shirenctl
+LDLIBS_liveness := -lopenblas -ljpeg -lpng
 
 define svc_template
 $(1)_SRC := $$(filter-out services/$(1)/main.c,$$(wildcard services/$(1)/*.c))
@@ -164,6 +165,7 @@ up: install
 	deploy/local/up.sh
 
 down:
+	deploy/local/services.sh stop
 	deploy/local/down.sh
 
 compose-check:

@@ -70,16 +70,18 @@ static int cmd_setup(void)
 {
 	PGconn *c = connect_or_die();
 	char err[512];
-	int rc = pg_exec(c,
-			 "CREATE TABLE IF NOT EXISTS pipe_source (seq bigint PRIMARY KEY, amount "
-			 "bigint NOT NULL);"
-			 "CREATE TABLE IF NOT EXISTS pipe_applied (seq bigint NOT NULL, amount bigint "
-			 "NOT NULL, message_id text NOT NULL, applied_at timestamptz DEFAULT "
-			 "clock_timestamp(), produced_at_ms bigint);"
-			 "CREATE TABLE IF NOT EXISTS pipe_totals (id int PRIMARY KEY, total bigint NOT "
-			 "NULL, n bigint NOT NULL);"
-			 "INSERT INTO pipe_totals VALUES (1, 0, 0) ON CONFLICT DO NOTHING",
-			 0, NULL, NULL, err, sizeof(err));
+	static const char *const stmts[] = {
+		"CREATE TABLE IF NOT EXISTS pipe_source (seq bigint PRIMARY KEY, amount bigint NOT "
+		"NULL)",
+		"CREATE TABLE IF NOT EXISTS pipe_applied (seq bigint NOT NULL, amount bigint NOT NULL, "
+		"message_id text NOT NULL, applied_at timestamptz DEFAULT clock_timestamp(), "
+		"produced_at_ms bigint)",
+		"CREATE TABLE IF NOT EXISTS pipe_totals (id int PRIMARY KEY, total bigint NOT NULL, n "
+		"bigint NOT NULL)",
+		"INSERT INTO pipe_totals VALUES (1, 0, 0) ON CONFLICT DO NOTHING"};
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]) && rc == 0; i++)
+		rc = pg_exec(c, stmts[i], 0, NULL, NULL, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "setup: %s\n", err);
 	PQfinish(c);
@@ -220,43 +222,86 @@ static int check_cb(const struct consumer_msg *m, void *arg, char *err, size_t e
 	return 0;
 }
 
+/* Appends `v` to a PostgreSQL array literal being built in `b` (values here need no quoting). */
+static int arr_add(char **b, size_t *len, size_t *cap, const char *v)
+{
+	size_t need = strlen(v) + 2;
+	if (*len + need + 2 > *cap) {
+		size_t ncap = (*cap + need) * 2;
+		char *nb = realloc(*b, ncap);
+		if (!nb)
+			return -ENOMEM;
+		*b = nb;
+		*cap = ncap;
+	}
+	*len += (size_t)snprintf(*b + *len, *cap - *len, "%s%s", *len > 1 ? "," : "", v);
+	return 0;
+}
+
+/* Applies the batch with one INSERT (arrays unnested) and one UPDATE, inside the consumer's
+ * transaction; a non-positive amount is the business rule that makes a message poison. */
 static int apply_cb(PGconn *c, const struct consumer_msg *const *msgs, size_t n, void *arg,
 		    char *err, size_t errlen)
 {
+	char *a[4] = {NULL, NULL, NULL, NULL};
+	size_t len[4] = {0}, cap[4] = {0};
 	long total = 0;
-	for (size_t i = 0; i < n; i++) {
+	int rc = 0;
+	for (int k = 0; k < 4; k++)
+		if (arr_add(&a[k], &len[k], &cap[k], "") < 0)
+			rc = -ENOMEM;
+	for (int k = 0; k < 4 && rc == 0; k++) {
+		a[k][0] = '{';
+		len[k] = 1;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		Shiren__V1__UsageEvent *ev =
 			shiren__v1__usage_event__unpack(NULL, msgs[i]->len, msgs[i]->payload);
 		if (!ev) {
 			snprintf(err, errlen, "decode");
-			return -EBADMSG;
+			rc = -EBADMSG;
+			break;
 		}
-		/* The business rule that makes a poison message: amounts must be positive. */
 		if (ev->quantity <= 0) {
 			snprintf(err, errlen, "amount %lld is not positive (seq %s)",
 				 (long long)ev->quantity, ev->event_id);
-			shiren__v1__usage_event__free_unpacked(ev, NULL);
-			return -EINVAL;
+			rc = -EINVAL;
+		} else {
+			char amt[24], pat[24];
+			snprintf(amt, sizeof(amt), "%lld", (long long)ev->quantity);
+			snprintf(pat, sizeof(pat), "%lld", (long long)msgs[i]->env.produced_at_ms);
+			total += ev->quantity;
+			if (arr_add(&a[0], &len[0], &cap[0], ev->event_id) < 0 ||
+			    arr_add(&a[1], &len[1], &cap[1], amt) < 0 ||
+			    arr_add(&a[2], &len[2], &cap[2], msgs[i]->env.message_id) < 0 ||
+			    arr_add(&a[3], &len[3], &cap[3], pat) < 0)
+				rc = -ENOMEM;
 		}
-		char amt[24], pat[24];
-		snprintf(amt, sizeof(amt), "%lld", (long long)ev->quantity);
-		snprintf(pat, sizeof(pat), "%lld", (long long)msgs[i]->env.produced_at_ms);
-		const char *p[4] = {ev->event_id, amt, msgs[i]->env.message_id, pat};
-		int rc = pg_exec(c,
-				 "INSERT INTO pipe_applied (seq, amount, message_id, produced_at_ms) "
-				 "VALUES ($1, $2, $3, $4)",
-				 4, p, NULL, err, errlen);
-		total += ev->quantity;
 		shiren__v1__usage_event__free_unpacked(ev, NULL);
-		if (rc < 0)
-			return rc;
 	}
-	char st[24], sn[24];
-	snprintf(st, sizeof(st), "%ld", total);
-	snprintf(sn, sizeof(sn), "%zu", n);
-	const char *p[2] = {st, sn};
-	return pg_exec(c, "UPDATE pipe_totals SET total = total + $1, n = n + $2 WHERE id = 1", 2, p,
-		       NULL, err, errlen);
+	if (rc == 0) {
+		for (int k = 0; k < 4; k++) {
+			a[k][len[k]++] = '}';
+			a[k][len[k]] = '\0';
+		}
+		const char *p[4] = {a[0], a[1], a[2], a[3]};
+		rc = pg_exec(c,
+			     "INSERT INTO pipe_applied (seq, amount, message_id, produced_at_ms) "
+			     "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
+			     "$4::bigint[])",
+			     4, p, NULL, err, errlen);
+	}
+	if (rc == 0) {
+		char st[24], sn[24];
+		snprintf(st, sizeof(st), "%ld", total);
+		snprintf(sn, sizeof(sn), "%zu", n);
+		const char *p[2] = {st, sn};
+		rc = pg_exec(c, "UPDATE pipe_totals SET total = total + $1, n = n + $2 WHERE id = 1",
+			     2, p, NULL, err, errlen);
+	}
+	for (int k = 0; k < 4; k++)
+		free(a[k]);
+	return rc;
 }
 
 static int cmd_consume(struct log *lg)

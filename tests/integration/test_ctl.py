@@ -1,0 +1,486 @@
+"""shirenctl against the real PostgreSQL: migrations (once, concurrent, refusals), tenants,
+AccessKeys (secret sealed at rest), scenes, and the documented exit codes (docs/cli.md).
+
+Each test runs on its own fresh database (conftest.fresh_db)."""
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import ROOT, run
+
+SQL_DIR = ROOT / "deploy" / "sql"
+SQL_FILES = sorted(p.name for p in SQL_DIR.glob("*.sql"))
+KEY_ID_RE = re.compile(r"^LTAI[A-Za-z0-9]{20}$")
+SECRET_RE = re.compile(r"^[A-Za-z0-9]{30}$")
+OTHER_KEY = base64.b64encode(bytes(range(32))).decode()
+
+EX_OK, EX_USAGE, EX_DATA, EX_UNAVAILABLE, EX_CONFIG = 0, 64, 65, 69, 78
+
+
+@pytest.fixture
+def ctl(bins, svc_env):
+    """ctl(*args, env=None, expect=0) runs shirenctl and checks its exit code."""
+
+    def _ctl(*args, env=None, expect=EX_OK, drop=()):
+        e = dict(svc_env)
+        e.update(env or {})
+        for k in drop:
+            e.pop(k, None)
+        p = run([bins.shirenctl, *args], e, check=False)
+        assert p.returncode == expect, (
+            f"shirenctl {' '.join(args)} exited {p.returncode}, wanted {expect}\n"
+            f"stdout:{p.stdout}\nstderr:{p.stderr}"
+        )
+        if expect != EX_OK:
+            # Errors are one line (plus the --help hint for usage errors) on stderr.
+            lines = p.stderr.strip().splitlines()
+            assert lines and lines[0].startswith("shirenctl: "), p.stderr
+            assert len(lines) == (2 if expect == EX_USAGE else 1), p.stderr
+        return p
+
+    return _ctl
+
+
+@pytest.fixture
+def db(fresh_db):
+    with psycopg.connect(fresh_db, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def migrated(ctl):
+    ctl("migrate")
+    return ctl
+
+
+def master_key(stack_env):
+    text = Path(stack_env["SHIREN_MASTER_KEY_FILE"]).read_text().strip()
+    return bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text)
+
+
+def count(db, table):
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- migrations
+
+
+def test_migrate_applies_once(ctl, db):
+    p = ctl("migrate")
+    assert f"applied {len(SQL_FILES)} migrations" in p.stdout
+    rows = db.execute("SELECT version, name, checksum FROM schema_migrations ORDER BY 1").fetchall()
+    assert [r[1] for r in rows] == SQL_FILES
+    assert [r[0] for r in rows] == list(range(1, len(SQL_FILES) + 1))
+    for _, name, checksum in rows:
+        assert checksum == hashlib.sha256((SQL_DIR / name).read_bytes()).hexdigest()
+    p = ctl("migrate")
+    assert "applied 0 migrations" in p.stdout
+    assert count(db, "schema_migrations") == len(SQL_FILES)
+
+
+def _copy_sql(tmp_path):
+    d = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, d)
+    return d
+
+
+def test_concurrent_migrate_applies_exactly_once(bins, svc_env, db, tmp_path):
+    # A slow first file makes the runners overlap for certain; without the advisory lock the
+    # losers would fail on the duplicate table or the schema_migrations primary key.
+    d = tmp_path / "sql"
+    d.mkdir()
+    (d / "001_slow.sql").write_text("SELECT pg_sleep(1);\nCREATE TABLE slow_t (a int);\n")
+    (d / "002_second.sql").write_text("CREATE TABLE second_t (a int);\n")
+    env = dict(svc_env, SHIREN_SQL_DIR=str(d))
+    procs = [
+        subprocess.Popen([bins.shirenctl, "migrate"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outs
+    applied = [int(re.search(r"applied (\d+) migration", o[0]).group(1)) for o in outs]
+    assert sorted(applied) == [0, 0, 0, 2]
+    assert count(db, "schema_migrations") == 2
+
+
+def test_concurrent_migrate_real_files(bins, svc_env, db):
+    procs = [
+        subprocess.Popen([bins.shirenctl, "migrate"], env=svc_env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 3, outs
+    applied = sum(int(re.search(r"applied (\d+) migration", o[0]).group(1)) for o in outs)
+    assert applied == len(SQL_FILES)
+    assert count(db, "schema_migrations") == len(SQL_FILES)
+
+
+def test_changed_migration_is_refused(ctl, db, tmp_path):
+    d = _copy_sql(tmp_path)
+    env = {"SHIREN_SQL_DIR": str(d)}
+    ctl("migrate", env=env)
+    with open(d / "001_core.sql", "a") as f:
+        f.write("\n-- edited after release\n")
+    (d / f"{len(SQL_FILES) + 1:03d}_next.sql").write_text("CREATE TABLE next_t (a int);\n")
+    p = ctl("migrate", env=env, expect=EX_DATA)
+    assert "001_core.sql was changed after it was applied" in p.stderr
+    # Verification comes first: the new file was not applied either.
+    assert count(db, "schema_migrations") == len(SQL_FILES)
+    assert db.execute("SELECT to_regclass('next_t')").fetchone()[0] is None
+
+
+def test_renamed_migration_is_refused(ctl, db, tmp_path):
+    d = _copy_sql(tmp_path)
+    env = {"SHIREN_SQL_DIR": str(d)}
+    ctl("migrate", env=env)
+    (d / "001_core.sql").rename(d / "001_renamed.sql")
+    p = ctl("migrate", env=env, expect=EX_DATA)
+    assert "001_renamed.sql" in p.stderr and "renamed" in p.stderr
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"001_a.sql": "SELECT 1;", "003_c.sql": "SELECT 1;"}, "gap"),
+        ({"001_a.sql": "SELECT 1;", "001_b.sql": "SELECT 1;"}, "same number 1"),
+        ({"001_a.sql": "SELECT 1;", "2_b.sql": "SELECT 1;"}, "malformed migration file name"),
+        ({"002_b.sql": "SELECT 1;"}, "gap"),
+    ],
+)
+def test_bad_numbering_is_refused_before_touching_db(ctl, db, tmp_path, files, message):
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    p = ctl("migrate", env={"SHIREN_SQL_DIR": str(tmp_path)}, expect=EX_DATA)
+    assert message in p.stderr
+    assert db.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None
+
+
+def test_failing_migration_rolls_back_that_file(ctl, db, tmp_path):
+    d = _copy_sql(tmp_path)
+    bad = f"{len(SQL_FILES) + 1:03d}_bad.sql"
+    (d / bad).write_text("CREATE TABLE half_t (a int);\n\nSELECT no_such_column FROM half_t;\n")
+    p = ctl("migrate", env={"SHIREN_SQL_DIR": str(d)}, expect=EX_DATA)
+    assert bad in p.stderr and "42703" in p.stderr and "line 3" in p.stderr
+    assert count(db, "schema_migrations") == len(SQL_FILES)
+    assert db.execute("SELECT to_regclass('half_t')").fetchone()[0] is None
+
+
+def test_database_newer_than_files_is_refused(ctl, db, tmp_path):
+    ctl("migrate")
+    d = tmp_path / "old"
+    d.mkdir()
+    shutil.copy(SQL_DIR / "001_core.sql", d)
+    p = ctl("migrate", env={"SHIREN_SQL_DIR": str(d)}, expect=EX_DATA)
+    assert "newer" in p.stderr
+
+
+def test_missing_sql_dir_is_config_error(ctl):
+    p = ctl("migrate", env={"SHIREN_SQL_DIR": "/nonexistent/sql"}, expect=EX_CONFIG)
+    assert "/nonexistent/sql" in p.stderr
+
+
+# ---------------------------------------------------------------- tenants
+
+
+def test_tenant_create_and_list(migrated, db):
+    ctl = migrated
+    p = ctl("tenant", "create", "acme")
+    assert re.search(r"^id:\s+[0-9a-f-]{36}$", p.stdout, re.M)
+    created = json_lines(ctl("tenant", "create", "globex", "--json").stdout)[0]
+    assert created["name"] == "globex" and created["status"] == "active"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", created["created_at"])
+
+    table = ctl("tenant", "list").stdout.splitlines()
+    assert table[0].split() == ["ID", "NAME", "STATUS", "KEYS", "SCENES", "CREATED_AT"]
+    assert [line.split()[1] for line in table[1:]] == ["acme", "globex"]
+    rows = json_lines(ctl("tenant", "list", "--json").stdout)
+    assert {r["name"] for r in rows} == {"acme", "globex"}
+    assert all(r["keys"] == 0 and r["scenes"] == 0 for r in rows)
+
+
+def test_tenant_bad_input_changes_nothing(migrated, db):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    p = ctl("tenant", "create", "acme", expect=EX_DATA)
+    assert "already exists" in p.stderr
+    for bad in ["has space", "-dash", "x" * 65, "7bee63d9-5523-4094-a2ca-394c1d80ee53",
+                "acme'; DROP TABLE tenants; --"]:
+        ctl("tenant", "create", "--", bad, expect=EX_DATA)
+    assert count(db, "tenants") == 1
+
+
+# ---------------------------------------------------------------- keys
+
+
+def _key_row(db, key_id):
+    return db.execute(
+        "SELECT tenant_id::text, secret_enc, status, disabled_at FROM access_keys "
+        "WHERE access_key_id = %s", (key_id,)).fetchone()
+
+
+def _open(blob, key, key_id):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    # common/crypto.h: version byte | 12-byte nonce | ciphertext | 16-byte tag; the version
+    # byte is authenticated ahead of the caller's AAD.
+    assert blob[0] == 1
+    return AESGCM(key).decrypt(blob[1:13], blob[13:], blob[:1] + f"access_keys:{key_id}".encode())
+
+
+def test_key_create_stores_secret_sealed(migrated, db, stack_env):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    out = json_lines(ctl("key", "create", "--tenant", "acme", "--json").stdout)[0]
+    key_id, secret = out["access_key_id"], out["access_key_secret"]
+    assert KEY_ID_RE.match(key_id) and SECRET_RE.match(secret)
+    assert out["tenant"] == "acme" and out["endpoint"] == "http://127.0.0.1:8900"
+
+    tenant_id, blob, status, disabled_at = _key_row(db, key_id)
+    blob = bytes(blob)
+    assert out["tenant_id"] == tenant_id and status == "enabled" and disabled_at is None
+    assert len(blob) == len(secret) + 29
+    assert secret.encode() not in blob
+    # The whole row, as PostgreSQL renders it, does not carry the secret either.
+    row_text = db.execute("SELECT k::text FROM access_keys k WHERE access_key_id = %s",
+                          (key_id,)).fetchone()[0]
+    assert secret not in row_text
+
+    pytest.importorskip("cryptography")
+    from cryptography.exceptions import InvalidTag
+
+    assert _open(blob, master_key(stack_env), key_id) == secret.encode()
+    with pytest.raises(InvalidTag):
+        _open(blob, bytes(32), key_id)
+    with pytest.raises(InvalidTag):  # bound to its own id by the AAD
+        _open(blob, master_key(stack_env), "LTAI" + "0" * 20)
+
+
+def test_key_create_text_output_and_snippets(migrated, db):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    p = ctl("key", "create", "--tenant", "acme", "--endpoint", "https://api.example.com")
+    key_id = re.search(r"^AccessKeyId:\s+(\S+)$", p.stdout, re.M).group(1)
+    secret = re.search(r"^AccessKeySecret:\s+(\S+)$", p.stdout, re.M).group(1)
+    assert KEY_ID_RE.match(key_id) and SECRET_RE.match(secret)
+    assert "@alicloud/cloudauth20190307" in p.stdout and "@alicloud/pop-core" in p.stdout
+    assert f"accessKeyId: '{key_id}'" in p.stdout
+    assert f"accessKeySecret: '{secret}'" in p.stdout
+    assert "endpoint: 'api.example.com'" in p.stdout and "protocol: 'https'" in p.stdout
+    assert "endpoint: 'https://api.example.com'" in p.stdout
+    assert "apiVersion: '2019-03-07'" in p.stdout
+    # Default endpoint from the environment.
+    p = ctl("key", "create", "--tenant", "acme", env={"SHIREN_PUBLIC_ENDPOINT": "10.0.0.5:8443"})
+    assert "endpoint: '10.0.0.5:8443'" in p.stdout and "protocol: 'http'" in p.stdout
+    assert count(db, "access_keys") == 2
+
+
+def test_key_create_by_tenant_id(migrated, db):
+    ctl = migrated
+    tid = json_lines(ctl("tenant", "create", "acme", "--json").stdout)[0]["id"]
+    out = json_lines(ctl("key", "create", "--tenant", tid.upper(), "--json").stdout)[0]
+    assert out["tenant_id"] == tid
+
+
+def test_key_create_other_master_key(migrated, db, stack_env):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    out = json_lines(ctl("key", "create", "--tenant", "acme", "--json",
+                         env={"SHIREN_MASTER_KEY": OTHER_KEY},
+                         drop=["SHIREN_MASTER_KEY_FILE"]).stdout)[0]
+    blob = bytes(_key_row(db, out["access_key_id"])[1])
+    assert len(blob) == 59
+    pytest.importorskip("cryptography")
+    from cryptography.exceptions import InvalidTag
+
+    assert _open(blob, base64.b64decode(OTHER_KEY), out["access_key_id"]) == \
+        out["access_key_secret"].encode()
+    with pytest.raises(InvalidTag):
+        _open(blob, master_key(stack_env), out["access_key_id"])
+
+
+def test_key_create_config_and_data_errors(migrated, db):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    p = ctl("key", "create", "--tenant", "acme", env={"SHIREN_MASTER_KEY": "not-a-key"},
+            drop=["SHIREN_MASTER_KEY_FILE"], expect=EX_CONFIG)
+    assert "SHIREN_MASTER_KEY is malformed" in p.stderr
+    ctl("key", "create", "--tenant", "acme", env={"SHIREN_MASTER_KEY": "ab" * 31},
+        drop=["SHIREN_MASTER_KEY_FILE"], expect=EX_CONFIG)
+    p = ctl("key", "create", "--tenant", "acme", drop=["SHIREN_MASTER_KEY_FILE"],
+            expect=EX_CONFIG)
+    assert "SHIREN_MASTER_KEY" in p.stderr
+    ctl("key", "create", "--tenant", "acme", env={"SHIREN_MASTER_KEY_FILE": "/nonexistent/key"},
+        expect=EX_CONFIG)
+    p = ctl("key", "create", "--tenant", "nosuch", expect=EX_DATA)
+    assert "no tenant" in p.stderr
+    ctl("key", "create", "--tenant", "acme", "--endpoint", "no-port", expect=EX_DATA)
+    ctl("key", "create", "--tenant", "acme", "--endpoint", "ftp://x:1", expect=EX_DATA)
+    assert count(db, "access_keys") == 0
+
+
+def test_key_list_and_disable(migrated, db):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    ctl("tenant", "create", "globex")
+    a = json_lines(ctl("key", "create", "--tenant", "acme", "--json").stdout)[0]
+    g = json_lines(ctl("key", "create", "--tenant", "globex", "--json").stdout)[0]
+
+    listing = ctl("key", "list").stdout
+    assert a["access_key_secret"] not in listing and g["access_key_secret"] not in listing
+    assert listing.splitlines()[0].split() == [
+        "ACCESS_KEY_ID", "TENANT", "STATUS", "CREATED_AT", "DISABLED_AT"]
+    rows = json_lines(ctl("key", "list", "--json").stdout)
+    assert {r["access_key_id"] for r in rows} == {a["access_key_id"], g["access_key_id"]}
+    assert all("secret" not in k for r in rows for k in r)
+    only = json_lines(ctl("key", "list", "--tenant", "globex", "--json").stdout)
+    assert [r["access_key_id"] for r in only] == [g["access_key_id"]]
+    ctl("key", "list", "--tenant", "nosuch", expect=EX_DATA)
+
+    p = ctl("key", "disable", a["access_key_id"])
+    assert "disabled" in p.stdout
+    _, _, status, disabled_at = _key_row(db, a["access_key_id"])
+    assert status == "disabled" and disabled_at is not None
+    p = ctl("key", "disable", a["access_key_id"])  # idempotent
+    assert "already disabled" in p.stdout
+    assert _key_row(db, a["access_key_id"])[3] == disabled_at
+    assert _key_row(db, g["access_key_id"])[2] == "enabled"
+    ctl("key", "disable", "LTAI" + "0" * 20, expect=EX_DATA)
+    ctl("key", "disable", "not-a-key", expect=EX_DATA)
+    rows = {r["access_key_id"]: r for r in json_lines(ctl("key", "list", "--json").stdout)}
+    assert rows[a["access_key_id"]]["status"] == "disabled"
+    assert rows[a["access_key_id"]]["disabled_at"] is not None
+    assert rows[g["access_key_id"]]["disabled_at"] is None
+    tenants = {r["name"]: r for r in json_lines(ctl("tenant", "list", "--json").stdout)}
+    assert tenants["acme"]["keys"] == 0 and tenants["globex"]["keys"] == 1
+
+
+# ---------------------------------------------------------------- scenes
+
+
+def test_scene_create_and_list(migrated, db):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    ctl("tenant", "create", "globex")
+    s1 = json_lines(ctl("scene", "create", "--tenant", "acme", "--name", "login", "--product",
+                        "ID_PRO", "--model", "LIVENESS", "--callback-url",
+                        "https://cb.example.com/hook?x=1", "--json").stdout)[0]
+    assert s1["scene_id"] == 1000001
+    assert s1["callback_url"] == "https://cb.example.com/hook?x=1" and s1["oss_target"] is None
+    p = ctl("scene", "create", "--tenant", "globex", "--name", "登录", "--product", "ID_MIN",
+            "--model", "FRONT_CAMERA_LIVENESS", "--oss-target", "archive")
+    assert re.search(r"^scene_id:\s+1000002$", p.stdout, re.M)
+    # The same name in another tenant is fine.
+    ctl("scene", "create", "--tenant", "globex", "--name", "login", "--product", "PV_FV",
+        "--model", "PHOTINUS_LIVENESS")
+
+    table = ctl("scene", "list").stdout.splitlines()
+    assert table[0].split()[:5] == ["SCENE_ID", "TENANT", "NAME", "PRODUCT_CODE", "MODEL"]
+    assert [line.split()[0] for line in table[1:]] == ["1000001", "1000002", "1000003"]
+    rows = json_lines(ctl("scene", "list", "--tenant", "globex", "--json").stdout)
+    assert [(r["scene_id"], r["name"]) for r in rows] == [(1000002, "登录"), (1000003, "login")]
+    assert rows[0]["oss_target"] == "archive" and rows[0]["model"] == "FRONT_CAMERA_LIVENESS"
+    ctl("scene", "list", "--tenant", "nosuch", expect=EX_DATA)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--product", "ID_PRO", "--model", "LIVENESS"], "already has a scene"),
+        (["--product", "NOPE", "--model", "LIVENESS"], "unknown product code"),
+        (["--product", "ID_PRO", "--model", "BLINK"], "unknown model"),
+        (["--product", "ID_MIN", "--model", "LIVENESS"], "server-side"),
+        (["--product", "ID_PRO", "--model", "FRONT_CAMERA_LIVENESS"], "server-side"),
+        (["--product", "ID_PRO", "--model", "LIVENESS", "--callback-url", "ftp://x/"],
+         "callback-url"),
+        (["--product", "ID_PRO", "--model", "LIVENESS", "--callback-url", "https://a b/"],
+         "callback-url"),
+        (["--product", "ID_PRO", "--model", "LIVENESS", "--callback-url",
+          "https://u:p@cb.example.com/"], "user info"),
+        (["--product", "ID_PRO", "--model", "LIVENESS", "--oss-target", "../etc"],
+         "oss-target"),
+    ],
+)
+def test_scene_bad_input_changes_nothing(migrated, db, extra, message):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    ctl("scene", "create", "--tenant", "acme", "--name", "login", "--product", "ID_PRO",
+        "--model", "LIVENESS")
+    p = ctl("scene", "create", "--tenant", "acme", "--name", "login" if "already" in message
+            else "other", *extra, expect=EX_DATA)
+    assert message in p.stderr
+    assert count(db, "scenes") == 1
+
+
+def test_scene_unknown_tenant_and_bad_name(migrated, db):
+    ctl = migrated
+    ctl("tenant", "create", "acme")
+    ctl("scene", "create", "--tenant", "nosuch", "--name", "n", "--product", "ID_PRO",
+        "--model", "LIVENESS", expect=EX_DATA)
+    ctl("scene", "create", "--tenant", "acme", "--name", "a\tb", "--product", "ID_PRO",
+        "--model", "LIVENESS", expect=EX_DATA)
+    ctl("scene", "create", "--tenant", "acme", "--name", "x" * 65, "--product", "ID_PRO",
+        "--model", "LIVENESS", expect=EX_DATA)
+    assert count(db, "scenes") == 0
+
+
+# ---------------------------------------------------------------- usage, help, environment
+
+HELP_TOPICS = [[], ["migrate"], ["tenant"], ["tenant", "create"], ["tenant", "list"], ["key"],
+               ["key", "create"], ["key", "disable"], ["key", "list"], ["scene"],
+               ["scene", "create"], ["scene", "list"]]
+
+
+@pytest.mark.parametrize("topic", HELP_TOPICS, ids=lambda t: " ".join(t) or "top")
+def test_help_everywhere_without_config(bins, topic):
+    # Help needs neither configuration nor a database.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin")}
+    for flag in ("--help", "-h"):
+        p = run([bins.shirenctl, *topic, flag], env, check=False)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith("Usage: shirenctl") and p.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "missing command"),
+        (["frob"], "unknown command"),
+        (["tenant"], "missing subcommand"),
+        (["tenant", "create"], "missing NAME"),
+        (["tenant", "list", "--bogus"], "unknown option '--bogus'"),
+        (["key", "create"], "missing --tenant"),
+        (["key", "disable"], "missing ACCESS_KEY_ID"),
+        (["scene", "create", "--tenant", "t", "--name", "n", "--product", "ID_PRO"],
+         "missing --model"),
+        (["scene", "list", "--tenant"], "needs a value"),
+    ],
+)
+def test_usage_errors(ctl, db, args, message):
+    p = ctl(*args, expect=EX_USAGE)
+    assert message in p.stderr and "--help" in p.stderr.splitlines()[1]
+
+
+def test_environment_errors(ctl, svc_env):
+    p = ctl("tenant", "list", env={"SHIREN_PG_DSN": "host=127.0.0.1 port=1 dbname=x"},
+            expect=EX_UNAVAILABLE)
+    assert "cannot connect to PostgreSQL" in p.stderr
+    ctl("tenant", "list", env={"SHIREN_PG_DSN": "nonsense=1"}, expect=EX_CONFIG)
+    ctl("tenant", "list", drop=["SHIREN_PG_DSN"], expect=EX_CONFIG)
+    ctl("tenant", "list", env={"SHIREN_PUBLIC_ENDPOINT": "bad endpoint"}, expect=EX_CONFIG)
+    # A database nobody migrated: a clear hint, exit 78.
+    p = ctl("tenant", "list", expect=EX_CONFIG)
+    assert "shirenctl migrate" in p.stderr

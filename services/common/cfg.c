@@ -114,8 +114,8 @@ static int load_one(const struct cfg_item *it, void *out, char *err, size_t errl
 		const char *path = getenv(fname);
 		if (path && *path) {
 			if (v && *v) {
-				snprintf(err, errlen, "%s and %s are both set; set only one", it->name,
-					 fname);
+				snprintf(err, errlen, "%s and %s are both set; set only one",
+					 it->name, fname);
 				return -EINVAL;
 			}
 			owned = read_secret_file(path, err, errlen, it->name);
@@ -265,7 +265,8 @@ void cfg_log_effective(struct log *lg, const struct cfg_item *items, size_t n, c
 		}
 	}
 	json_obj_end(&w);
-	log_info(lg, "effective configuration", LF_J("config", json_writer_truncated(&w) ? "null" : buf), LOG_END);
+	log_info(lg, "effective configuration",
+		 LF_J("config", json_writer_truncated(&w) ? "null" : buf), LOG_END);
 }
 
 void cfg_print_markdown(const struct cfg_item *items, size_t n)

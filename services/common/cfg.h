@@ -14,23 +14,23 @@ struct log;
 #define CFG_EXIT_CONFIG 78
 
 enum cfg_type {
-	CFG_STR,      /* char * (heap copy, freed by cfg_free) */
-	CFG_INT,      /* int64_t, bounds min..max */
-	CFG_BOOL,     /* bool: true/false/1/0/yes/no/on/off */
-	CFG_ADDR,     /* char *, "host:port" with a numeric port 1..65535 */
-	CFG_ENUM,     /* char *, one of the '|'-separated words in `choices` */
+	CFG_STR,  /* char * (heap copy, freed by cfg_free) */
+	CFG_INT,  /* int64_t, bounds min..max */
+	CFG_BOOL, /* bool: true/false/1/0/yes/no/on/off */
+	CFG_ADDR, /* char *, "host:port" with a numeric port 1..65535 */
+	CFG_ENUM, /* char *, one of the '|'-separated words in `choices` */
 };
 
 struct cfg_item {
-	const char *name;   /* environment variable */
+	const char *name; /* environment variable */
 	enum cfg_type type;
-	const char *def;    /* default as text; NULL = no default */
-	int64_t min, max;   /* CFG_INT bounds (inclusive) */
-	bool required;      /* must be set (or have a default) */
-	bool secret;        /* redacted in logs; NAME_FILE accepted */
-	const char *choices;/* CFG_ENUM */
-	size_t offset;      /* offsetof(config struct, field) */
-	const char *help;   /* one line for the README table and --help */
+	const char *def;     /* default as text; NULL = no default */
+	int64_t min, max;    /* CFG_INT bounds (inclusive) */
+	bool required;	     /* must be set (or have a default) */
+	bool secret;	     /* redacted in logs; NAME_FILE accepted */
+	const char *choices; /* CFG_ENUM */
+	size_t offset;	     /* offsetof(config struct, field) */
+	const char *help;    /* one line for the README table and --help */
 };
 
 /* Load every item into `out`. On failure fills `err` with one sentence naming the variable

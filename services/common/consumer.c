@@ -32,7 +32,7 @@ struct consumer {
 	atomic_uint_fast64_t applied, dups, dead;
 
 	PGconn *pg;
-	rd_kafka_t *rk;  /* consumer */
+	rd_kafka_t *rk;	 /* consumer */
 	rd_kafka_t *dlq; /* producer for dead letters */
 	struct metric *m_applied, *m_dups, *m_dead, *m_batch;
 };
@@ -41,7 +41,7 @@ struct consumer {
 struct item {
 	rd_kafka_message_t *rkm;
 	struct consumer_msg msg;
-	bool bad;                 /* goes to the DLQ */
+	bool bad; /* goes to the DLQ */
 	const char *reason;
 	char err[256];
 	int attempts;
@@ -241,7 +241,8 @@ static int process_good(struct consumer *c, struct item **good, size_t n)
 			log_warn(c->lg, "message apply failed", LF_S("error", it->err),
 				 LF_S("message_id", it->msg.env.message_id),
 				 LF_S("topic", it->msg.topic), LF_I("partition", it->msg.partition),
-				 LF_I("offset", it->msg.offset), LF_I("attempt", it->attempts), LOG_END);
+				 LF_I("offset", it->msg.offset), LF_I("attempt", it->attempts),
+				 LOG_END);
 			if (it->attempts < c->max_attempts)
 				c_sleep_ms(c, backoff);
 			backoff *= 2;
@@ -261,8 +262,8 @@ static int dlq_produce(struct consumer *c, struct item *it)
 	Shiren__V1__DeadLetter dl = SHIREN__V1__DEAD_LETTER__INIT;
 	Shiren__V1__Envelope env;
 	struct envelope_buf eb;
-	if (envelope_new(&env, &eb, it->msg.env.tenant_id, it->msg.env.trace_id,
-			 c->producer_name) < 0)
+	if (envelope_new(&env, &eb, it->msg.env.tenant_id, it->msg.env.trace_id, c->producer_name) <
+	    0)
 		return -EIO;
 	dl.envelope = &env;
 	dl.original_topic = (char *)it->msg.topic;
@@ -351,8 +352,8 @@ static void commit_offsets(struct consumer *c, struct item *items, size_t n)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
 	for (size_t i = 0; i < n; i++) {
-		rd_kafka_topic_partition_t *p =
-			rd_kafka_topic_partition_list_find(l, items[i].msg.topic, items[i].msg.partition);
+		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+			l, items[i].msg.topic, items[i].msg.partition);
 		if (!p)
 			p = rd_kafka_topic_partition_list_add(l, items[i].msg.topic,
 							      items[i].msg.partition);
@@ -379,7 +380,8 @@ static void classify(struct consumer *c, struct item *it)
 	if (envelope_peek(m->payload, m->len, &it->msg.env) < 0) {
 		it->bad = true;
 		it->reason = "decode";
-		snprintf(it->err, sizeof(it->err), "payload is not a protobuf message with an envelope");
+		snprintf(it->err, sizeof(it->err),
+			 "payload is not a protobuf message with an envelope");
 		return;
 	}
 	if (c->check && c->check(&it->msg, c->arg, it->err, sizeof(it->err)) < 0) {
@@ -400,8 +402,8 @@ static size_t collect(struct consumer *c, struct item *items)
 			break;
 		if (m->err) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				log_warn(c->lg, "consume error", LF_S("error", rd_kafka_message_errstr(m)),
-					 LOG_END);
+				log_warn(c->lg, "consume error",
+					 LF_S("error", rd_kafka_message_errstr(m)), LOG_END);
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -443,8 +445,9 @@ static void *consumer_main(void *arg)
 		for (size_t i = 0; i < n; i++)
 			rd_kafka_message_destroy(items[i].rkm);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		metrics_histogram_observe(c->m_batch, (double)(t1.tv_sec - t0.tv_sec) +
-							      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		metrics_histogram_observe(c->m_batch,
+					  (double)(t1.tv_sec - t0.tv_sec) +
+						  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 		if (rc < 0)
 			break; /* stopping: uncommitted messages are redelivered to the next owner */
 	}
@@ -562,7 +565,8 @@ struct consumer *consumer_start(const struct consumer_opts *o, struct log *lg)
 	}
 	return c;
 fail_log:
-	log_error(lg, "consumer start failed", LF_S("group", o->group), LF_S("error", err), LOG_END);
+	log_error(lg, "consumer start failed", LF_S("group", o->group), LF_S("error", err),
+		  LOG_END);
 fail:
 	consumer_free(c);
 	return NULL;

@@ -34,24 +34,23 @@ typedef int (*consumer_apply_fn)(PGconn *c, const struct consumer_msg *const *ms
 				 void *arg, char *err, size_t errlen);
 /* Optional: validate one message before the transaction (decode it). A negative return sends
  * it to the dead-letter topic with reason "invalid" and `err`. */
-typedef int (*consumer_check_fn)(const struct consumer_msg *m, void *arg, char *err,
-				 size_t errlen);
+typedef int (*consumer_check_fn)(const struct consumer_msg *m, void *arg, char *err, size_t errlen);
 
 struct consumer_opts {
 	const char *pg_dsn;
 	const char *brokers;
-	const char *group;        /* Kafka group id, also the inbox consumer name */
+	const char *group; /* Kafka group id, also the inbox consumer name */
 	const char *const *topics;
 	size_t ntopics;
-	const char *dlq_topic;    /* e.g. "shiren.dlq.v1" */
-	const char *producer_name;/* envelope producer of dead letters, e.g. "shiren-metering" */
-	int batch_max;            /* messages per transaction, default 500 */
-	int max_attempts;         /* apply attempts before dead-lettering, default 5 */
-	int retry_backoff_ms;     /* first retry delay, doubled each time, default 100 */
+	const char *dlq_topic;	   /* e.g. "shiren.dlq.v1" */
+	const char *producer_name; /* envelope producer of dead letters, e.g. "shiren-metering" */
+	int batch_max;		   /* messages per transaction, default 500 */
+	int max_attempts;	   /* apply attempts before dead-lettering, default 5 */
+	int retry_backoff_ms;	   /* first retry delay, doubled each time, default 100 */
 	consumer_apply_fn apply;
-	consumer_check_fn check;  /* may be NULL */
+	consumer_check_fn check; /* may be NULL */
 	void *arg;
-	struct metrics *metrics;  /* may be NULL */
+	struct metrics *metrics;	/* may be NULL */
 	const char *const *kafka_extra; /* extra librdkafka properties, NULL-terminated, or NULL */
 };
 

@@ -119,7 +119,10 @@ static void put_escaped(struct json_writer *w, const char *str, size_t n)
 			i++;
 		} else if (c < 0x20) {
 			char e[8];
-			const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+			const char *named = c == '\n'	? "\\n"
+					    : c == '\r' ? "\\r"
+					    : c == '\t' ? "\\t"
+							: NULL;
 			if (named) {
 				put(w, named, 2);
 			} else {

@@ -12,9 +12,10 @@
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	struct log *lg = rd_kafka_opaque(rk);
-	enum log_level l = level <= 3 ? LOG_LEVEL_ERROR : level <= 4 ? LOG_LEVEL_WARN
-				     : level <= 6		 ? LOG_LEVEL_INFO
-								 : LOG_LEVEL_DEBUG;
+	enum log_level l = level <= 3	? LOG_LEVEL_ERROR
+			   : level <= 4 ? LOG_LEVEL_WARN
+			   : level <= 6 ? LOG_LEVEL_INFO
+					: LOG_LEVEL_DEBUG;
 	log_write(lg, l, "librdkafka", LF_S("facility", fac), LF_S("detail", buf),
 		  LF_S("client", rd_kafka_name(rk)), LOG_END);
 }
@@ -85,8 +86,8 @@ rd_kafka_t *kafka_producer_new(const struct kafka_opts *o, struct log *lg, char 
 		 o->message_timeout_ms > 0 ? o->message_timeout_ms : 300000);
 	if (conf_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
 	    conf_set(c, "acks", "all", err, errlen) < 0 ||
-	    conf_set(c, "compression.codec", o->compression ? o->compression : "lz4", err,
-		     errlen) < 0 ||
+	    conf_set(c, "compression.codec", o->compression ? o->compression : "lz4", err, errlen) <
+		    0 ||
 	    conf_set(c, "linger.ms", linger, err, errlen) < 0 ||
 	    conf_set(c, "message.timeout.ms", timeout, err, errlen) < 0 ||
 	    conf_set(c, "queue.buffering.max.messages", "200000", err, errlen) < 0 ||
@@ -156,7 +157,8 @@ int kafka_topics_ensure(rd_kafka_t *rk, const char *const *topics, size_t n, int
 	int rc = -EIO;
 	rd_kafka_NewTopic_t **nt = calloc(n, sizeof(*nt));
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_t *opt =
+		rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_event_t *ev = NULL;
 	if (!nt || !q || !opt) {
 		snprintf(err, errlen, "out of memory");

@@ -19,18 +19,19 @@ struct kafka_dr {
 };
 
 struct kafka_opts {
-	const char *brokers;     /* bootstrap.servers */
-	const char *client_id;   /* e.g. "shiren-intake" */
+	const char *brokers;	 /* bootstrap.servers */
+	const char *client_id;	 /* e.g. "shiren-intake" */
 	const char *compression; /* "lz4" (default), "zstd", "none"... */
-	int linger_ms;           /* default 5 */
-	int message_timeout_ms;  /* delivery timeout; default 300000 */
+	int linger_ms;		 /* default 5 */
+	int message_timeout_ms;	 /* delivery timeout; default 300000 */
 	/* Extra "key=value" librdkafka properties, NULL-terminated; may be NULL. */
 	const char *const *extra;
 };
 
 /* Idempotent producer (enable.idempotence=true, acks=all, bounded queue). `lg` is borrowed and
  * must outlive the handle. NULL on failure with `err` filled. */
-rd_kafka_t *kafka_producer_new(const struct kafka_opts *o, struct log *lg, char *err, size_t errlen);
+rd_kafka_t *kafka_producer_new(const struct kafka_opts *o, struct log *lg, char *err,
+			       size_t errlen);
 
 /* Consumer in group `group`: enable.auto.commit=false, auto.offset.reset=earliest; the caller
  * commits after its PostgreSQL transaction. Rebalances are logged. NULL on failure. */

@@ -18,7 +18,7 @@ struct log;
 #define LF_B(k, v) (k), 'b', (int)(!!(v))
 /* Already-encoded JSON text (from a json_writer), embedded as a value. */
 #define LF_J(k, v) (k), 'j', (const char *)(v)
-#define LOG_END ((const char *)0)
+#define LOG_END	   ((const char *)0)
 
 /* `svc` is copied. `out` is borrowed (stdout normally); NULL means stdout. */
 struct log *log_new(const char *svc, enum log_level min, FILE *out);
@@ -34,8 +34,8 @@ void log_write(struct log *lg, enum log_level lvl, const char *msg, ...);
 void log_vwrite(struct log *lg, enum log_level lvl, const char *msg, va_list ap);
 
 #define log_debug(lg, ...) log_write((lg), LOG_LEVEL_DEBUG, __VA_ARGS__)
-#define log_info(lg, ...) log_write((lg), LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_warn(lg, ...) log_write((lg), LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(lg, ...)  log_write((lg), LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(lg, ...)  log_write((lg), LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(lg, ...) log_write((lg), LOG_LEVEL_ERROR, __VA_ARGS__)
 
 /* Route libevent's internal messages into `lg`. libevent's callback takes no user pointer, so

@@ -17,8 +17,8 @@ enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 struct metric {
 	enum metric_type type;
 	char *name, *help, *labels;
-	_Atomic uint64_t count;   /* counter value; histogram observation count */
-	_Atomic uint64_t bits;    /* gauge value / histogram sum, as double bits */
+	_Atomic uint64_t count; /* counter value; histogram observation count */
+	_Atomic uint64_t bits;	/* gauge value / histogram sum, as double bits */
 	size_t nbounds;
 	double bounds[METRICS_MAX_BOUNDS];
 	_Atomic uint64_t buckets[METRICS_MAX_BOUNDS + 1];
@@ -31,7 +31,7 @@ struct metrics {
 };
 
 const double metrics_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-					 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+					 0.1,	 0.25,	0.5,	1,     2.5,  5,	    10};
 const size_t metrics_latency_nbounds = sizeof(metrics_latency_bounds) / sizeof(double);
 
 struct metrics *metrics_new(void)
@@ -172,7 +172,8 @@ static int render_one(struct evbuffer *o, const struct metric *x)
 	switch (x->type) {
 	case METRIC_COUNTER:
 		rc = evbuffer_add_printf(o, "%s%s%s%s %llu\n", x->name, has ? "{" : "", lb,
-					 has ? "}" : "", (unsigned long long)atomic_load(&x->count));
+					 has ? "}" : "",
+					 (unsigned long long)atomic_load(&x->count));
 		break;
 	case METRIC_GAUGE:
 		rc = evbuffer_add_printf(o, "%s%s%s%s %.17g\n", x->name, has ? "{" : "", lb,

@@ -17,8 +17,8 @@
 
 #define OUTBOX_CHANNEL "shiren_outbox"
 
-int outbox_enqueue(PGconn *c, const char *source, const char *topic, const void *key,
-		   size_t keylen, const void *payload, size_t len, const char *message_id, char *err,
+int outbox_enqueue(PGconn *c, const char *source, const char *topic, const void *key, size_t keylen,
+		   const void *payload, size_t len, const char *message_id, char *err,
 		   size_t errlen)
 {
 	const char *p[5] = {source, topic, key, payload, message_id};
@@ -86,8 +86,9 @@ static int relay_connect(struct outbox_relay *r, char *err, size_t errlen)
 		return -EIO;
 	PGresult *res = NULL;
 	const char *p[1] = {r->source};
-	if (pg_exec(r->pg, "SELECT pg_try_advisory_lock(hashtextextended('shiren.outbox:' || $1, 0))",
-		    1, p, &res, err, errlen) < 0) {
+	if (pg_exec(r->pg,
+		    "SELECT pg_try_advisory_lock(hashtextextended('shiren.outbox:' || $1, 0))", 1,
+		    p, &res, err, errlen) < 0) {
 		relay_disconnect(r);
 		return -EIO;
 	}
@@ -138,8 +139,8 @@ static int relay_delete(struct outbox_relay *r, char *err, size_t errlen)
 	int rc = 0;
 	if (n > 0) {
 		const char *p[1] = {arr};
-		rc = pg_exec(r->pg, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, p, NULL, err,
-			     errlen);
+		rc = pg_exec(r->pg, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, p, NULL,
+			     err, errlen);
 	}
 	free(arr);
 	return rc < 0 ? rc : n;
@@ -153,10 +154,11 @@ static int relay_round(struct outbox_relay *r, char *err, size_t errlen)
 	snprintf(lim, sizeof(lim), "%d", r->batch_max);
 	const char *p[2] = {r->source, lim};
 	int fmt[2] = {0, 0};
-	PGresult *res = PQexecParams(r->pg,
-				     "SELECT id, topic, msg_key, payload FROM outbox WHERE source = $1 "
-				     "ORDER BY id LIMIT $2",
-				     2, NULL, p, NULL, fmt, 1);
+	PGresult *res =
+		PQexecParams(r->pg,
+			     "SELECT id, topic, msg_key, payload FROM outbox WHERE source = $1 "
+			     "ORDER BY id LIMIT $2",
+			     2, NULL, p, NULL, fmt, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "outbox read: %s", PQerrorMessage(r->pg));
 		PQclear(res);
@@ -184,7 +186,8 @@ static int relay_round(struct outbox_relay *r, char *err, size_t errlen)
 				r->rk, RD_KAFKA_V_TOPIC(topic),
 				RD_KAFKA_V_KEY(nokey ? NULL : PQgetvalue(res, i, 2),
 					       nokey ? 0 : (size_t)PQgetlength(res, i, 2)),
-				RD_KAFKA_V_VALUE(PQgetvalue(res, i, 3), (size_t)PQgetlength(res, i, 3)),
+				RD_KAFKA_V_VALUE(PQgetvalue(res, i, 3),
+						 (size_t)PQgetlength(res, i, 3)),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(s),
 				RD_KAFKA_V_END);
 			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -244,8 +247,9 @@ static void *relay_main(void *arg)
 			int rc = relay_connect(r, err, sizeof(err));
 			if (rc == -EAGAIN) {
 				if (!standby_logged)
-					log_info(r->lg, "outbox relay on standby: another relay "
-							"holds the lock",
+					log_info(r->lg,
+						 "outbox relay on standby: another relay "
+						 "holds the lock",
 						 LF_S("source", r->source), LOG_END);
 				standby_logged = true;
 				atomic_store(&r->ready, true);
@@ -266,8 +270,8 @@ static void *relay_main(void *arg)
 		atomic_store(&r->ready, true);
 		int n = relay_round(r, err, sizeof(err));
 		if (n < 0) {
-			log_warn(r->lg, "outbox relay round failed; reconnecting", LF_S("error", err),
-				 LOG_END);
+			log_warn(r->lg, "outbox relay round failed; reconnecting",
+				 LF_S("error", err), LOG_END);
 			relay_disconnect(r);
 			relay_sleep_ms(r, backoff);
 			continue;
@@ -334,9 +338,8 @@ struct outbox_relay *outbox_relay_start(const struct outbox_relay_opts *o, struc
 	char err[512];
 	char client[96];
 	snprintf(client, sizeof(client), "%s-relay", o->source);
-	struct kafka_opts ko = {.brokers = r->brokers,
-				.client_id = client,
-				.extra = (const char *const *)r->extra};
+	struct kafka_opts ko = {
+		.brokers = r->brokers, .client_id = client, .extra = (const char *const *)r->extra};
 	r->rk = kafka_producer_new(&ko, lg, err, sizeof(err));
 	if (!r->rk) {
 		log_error(lg, "outbox relay: cannot create producer", LF_S("error", err), LOG_END);

@@ -17,17 +17,17 @@ struct metrics;
 
 /* Insert one message inside the caller's open transaction and notify the relay. `key` may be
  * NULL. `message_id` is the payload's envelope id. 0 or -EIO/-ECONNRESET with `err`. */
-int outbox_enqueue(PGconn *c, const char *source, const char *topic, const void *key,
-		   size_t keylen, const void *payload, size_t len, const char *message_id, char *err,
+int outbox_enqueue(PGconn *c, const char *source, const char *topic, const void *key, size_t keylen,
+		   const void *payload, size_t len, const char *message_id, char *err,
 		   size_t errlen) __attribute__((warn_unused_result));
 
 struct outbox_relay_opts {
 	const char *pg_dsn;
 	const char *brokers;
-	const char *source;       /* rows to publish: outbox.source = this */
-	int batch_max;            /* rows per round, default 2000 */
-	int idle_poll_ms;         /* wait for NOTIFY at most this long when idle, default 500 */
-	struct metrics *metrics;  /* may be NULL */
+	const char *source;	 /* rows to publish: outbox.source = this */
+	int batch_max;		 /* rows per round, default 2000 */
+	int idle_poll_ms;	 /* wait for NOTIFY at most this long when idle, default 500 */
+	struct metrics *metrics; /* may be NULL */
 	/* Extra librdkafka producer properties, NULL-terminated; may be NULL. */
 	const char *const *kafka_extra;
 };

@@ -32,8 +32,8 @@ int pg_connect(const char *dsn, const char *app_name, PGconn **ret_conn, char *e
 	return 0;
 }
 
-int pg_execb(PGconn *c, const char *sql, int nparams, const char *const *params,
-	     const int *lengths, const int *formats, PGresult **ret_res, char *err, size_t errlen)
+int pg_execb(PGconn *c, const char *sql, int nparams, const char *const *params, const int *lengths,
+	     const int *formats, PGresult **ret_res, char *err, size_t errlen)
 {
 	if (ret_res)
 		*ret_res = NULL;
@@ -58,8 +58,8 @@ int pg_execb(PGconn *c, const char *sql, int nparams, const char *const *params,
 	return PQstatus(c) == CONNECTION_BAD ? -ECONNRESET : -EIO;
 }
 
-int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-	    PGresult **ret_res, char *err, size_t errlen)
+int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **ret_res,
+	    char *err, size_t errlen)
 {
 	return pg_execb(c, sql, nparams, params, NULL, NULL, ret_res, err, errlen);
 }
@@ -123,7 +123,7 @@ struct pg_pool {
 	struct pg_job *head, *tail; /* waiting jobs, owned by the pool */
 	size_t queued, running;
 	struct pg_job *done_head, *done_tail; /* finished, waiting for the loop */
-	int healthy;                           /* workers with a good connection */
+	int healthy;			      /* workers with a good connection */
 	bool stopping;
 
 	int pipefd[2]; /* worker -> loop wake-up */

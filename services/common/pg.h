@@ -22,11 +22,11 @@ int pg_connect(const char *dsn, const char *app_name, PGconn **ret_conn, char *e
  * caller (PQclear); otherwise the result is cleared here. On failure `err` holds the message
  * and the SQLSTATE prefix ("[23505] duplicate key…"), and the return is -EIO, or -ECONNRESET
  * when the connection is gone. */
-int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-	    PGresult **ret_res, char *err, size_t errlen) __attribute__((warn_unused_result));
+int pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **ret_res,
+	    char *err, size_t errlen) __attribute__((warn_unused_result));
 /* As pg_exec with explicit lengths and formats (binary parameters: bytea). */
-int pg_execb(PGconn *c, const char *sql, int nparams, const char *const *params,
-	     const int *lengths, const int *formats, PGresult **ret_res, char *err, size_t errlen)
+int pg_execb(PGconn *c, const char *sql, int nparams, const char *const *params, const int *lengths,
+	     const int *formats, PGresult **ret_res, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 int pg_begin(PGconn *c, char *err, size_t errlen) __attribute__((warn_unused_result));

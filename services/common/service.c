@@ -23,7 +23,7 @@
 #include "common/pg.h"
 
 #define SERVICE_MAX_CHECKS 16
-#define SERVICE_MAX_HOOKS 16
+#define SERVICE_MAX_HOOKS  16
 #define SERVICE_MAX_TOPICS 16
 
 struct ready_check {
@@ -144,9 +144,9 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct service *s = arg;
 	struct evbuffer *b = evbuffer_new();
-	metrics_gauge_set(metrics_gauge(s->metrics, "shiren_up", "1 when the process is ready",
-					NULL),
-			  service_infra_ready(s) ? 1 : 0);
+	metrics_gauge_set(
+		metrics_gauge(s->metrics, "shiren_up", "1 when the process is ready", NULL),
+		service_infra_ready(s) ? 1 : 0);
 	if (metrics_render(s->metrics, b) < 0) {
 		evbuffer_drain(b, evbuffer_get_length(b));
 		reply(req, 503, "text/plain", b);
@@ -243,8 +243,8 @@ static void monitor_kafka(struct service *s, rd_kafka_t *rk)
 	char err[512] = "";
 	if (s->ntopics == 0 ||
 	    kafka_topics_ensure(rk, (const char *const *)s->topics, s->ntopics,
-				(int)s->cfg->topic_partitions, (int)s->cfg->topic_replication, 10000,
-				err, sizeof(err)) == 0)
+				(int)s->cfg->topic_partitions, (int)s->cfg->topic_replication,
+				10000, err, sizeof(err)) == 0)
 		set_flag(s, &s->topics_ok, true, "topics", NULL);
 	else
 		set_flag(s, &s->topics_ok, false, "topics", err);
@@ -391,8 +391,8 @@ void service_free(struct service *s)
 	free(s);
 }
 
-struct log *service_boot(const char *name, const struct cfg_item *items, size_t n,
-			 void *cfg_struct, const struct service_cfg *common)
+struct log *service_boot(const char *name, const struct cfg_item *items, size_t n, void *cfg_struct,
+			 const struct service_cfg *common)
 {
 	struct log *lg = log_new(name, LOG_LEVEL_INFO, stdout);
 	if (!lg)

@@ -29,33 +29,91 @@ struct service_cfg {
 	char *kafka_compression;
 };
 
-#define SERVICE_CFG_ITEMS(T, m, admin_default)                                                     \
-	{"SHIREN_LOG_LEVEL", CFG_ENUM, "info", 0, 0, false, false, "debug|info|warn|error",        \
-	 offsetof(T, m.log_level), "Lowest level logged."},                                        \
-		{"SHIREN_PG_DSN", CFG_STR, NULL, 0, 0, true, true, NULL, offsetof(T, m.pg_dsn),    \
-		 "PostgreSQL connection string (libpq keyword/value or URI)."},                    \
-		{"SHIREN_KAFKA_BROKERS", CFG_STR, NULL, 0, 0, true, false, NULL,                   \
-		 offsetof(T, m.kafka_brokers), "Kafka bootstrap servers, host:port[,host:port]."}, \
-		{"SHIREN_ADMIN_ADDR", CFG_ADDR, admin_default, 0, 0, false, false, NULL,           \
-		 offsetof(T, m.admin_addr), "Admin HTTP listener: /healthz, /readyz, /metrics."},  \
-		{"SHIREN_TOPIC_PARTITIONS", CFG_INT, "3", 1, 1024, false, false, NULL,             \
-		 offsetof(T, m.topic_partitions), "Partitions for topics this service creates."},  \
-		{"SHIREN_TOPIC_REPLICATION", CFG_INT, "1", 1, 16, false, false, NULL,              \
-		 offsetof(T, m.topic_replication), "Replication factor for topics it creates."},   \
-		{"SHIREN_SHUTDOWN_TIMEOUT_MS", CFG_INT, "10000", 100, 600000, false, false, NULL,  \
-		 offsetof(T, m.shutdown_timeout_ms), "SIGTERM drain budget."},                     \
-		{"SHIREN_KAFKA_COMPRESSION", CFG_ENUM, "lz4", 0, 0, false, false,                  \
-		 "none|gzip|snappy|lz4|zstd", offsetof(T, m.kafka_compression),                    \
-		 "Producer compression codec."}
+#define SERVICE_CFG_ITEMS(T, m, admin_default)                                         \
+	{"SHIREN_LOG_LEVEL",                                                           \
+	 CFG_ENUM,                                                                     \
+	 "info",                                                                       \
+	 0,                                                                            \
+	 0,                                                                            \
+	 false,                                                                        \
+	 false,                                                                        \
+	 "debug|info|warn|error",                                                      \
+	 offsetof(T, m.log_level),                                                     \
+	 "Lowest level logged."},                                                      \
+		{"SHIREN_PG_DSN",                                                      \
+		 CFG_STR,                                                              \
+		 NULL,                                                                 \
+		 0,                                                                    \
+		 0,                                                                    \
+		 true,                                                                 \
+		 true,                                                                 \
+		 NULL,                                                                 \
+		 offsetof(T, m.pg_dsn),                                                \
+		 "PostgreSQL connection string (libpq keyword/value or URI)."},        \
+		{"SHIREN_KAFKA_BROKERS",                                               \
+		 CFG_STR,                                                              \
+		 NULL,                                                                 \
+		 0,                                                                    \
+		 0,                                                                    \
+		 true,                                                                 \
+		 false,                                                                \
+		 NULL,                                                                 \
+		 offsetof(T, m.kafka_brokers),                                         \
+		 "Kafka bootstrap servers, host:port[,host:port]."},                   \
+		{"SHIREN_ADMIN_ADDR",                                                  \
+		 CFG_ADDR,                                                             \
+		 admin_default,                                                        \
+		 0,                                                                    \
+		 0,                                                                    \
+		 false,                                                                \
+		 false,                                                                \
+		 NULL,                                                                 \
+		 offsetof(T, m.admin_addr),                                            \
+		 "Admin HTTP listener: /healthz, /readyz, /metrics."},                 \
+		{"SHIREN_TOPIC_PARTITIONS",                                            \
+		 CFG_INT,                                                              \
+		 "3",                                                                  \
+		 1,                                                                    \
+		 1024,                                                                 \
+		 false,                                                                \
+		 false,                                                                \
+		 NULL,                                                                 \
+		 offsetof(T, m.topic_partitions),                                      \
+		 "Partitions for topics this service creates."},                       \
+		{"SHIREN_TOPIC_REPLICATION",                                           \
+		 CFG_INT,                                                              \
+		 "1",                                                                  \
+		 1,                                                                    \
+		 16,                                                                   \
+		 false,                                                                \
+		 false,                                                                \
+		 NULL,                                                                 \
+		 offsetof(T, m.topic_replication),                                     \
+		 "Replication factor for topics it creates."},                         \
+		{"SHIREN_SHUTDOWN_TIMEOUT_MS",                                         \
+		 CFG_INT,                                                              \
+		 "10000",                                                              \
+		 100,                                                                  \
+		 600000,                                                               \
+		 false,                                                                \
+		 false,                                                                \
+		 NULL,                                                                 \
+		 offsetof(T, m.shutdown_timeout_ms),                                   \
+		 "SIGTERM drain budget."},                                             \
+	{                                                                              \
+		"SHIREN_KAFKA_COMPRESSION", CFG_ENUM, "lz4", 0, 0, false, false,       \
+			"none|gzip|snappy|lz4|zstd", offsetof(T, m.kafka_compression), \
+			"Producer compression codec."                                  \
+	}
 
 /* Topic names (DESIGN §4). */
 #define TOPIC_VERIFY_REQUESTED "shiren.verify.requested.v1"
-#define TOPIC_LIVENESS_JOBS "shiren.liveness.jobs.v1"
+#define TOPIC_LIVENESS_JOBS    "shiren.liveness.jobs.v1"
 #define TOPIC_VERIFY_COMPLETED "shiren.verify.completed.v1"
-#define TOPIC_USAGE "shiren.usage.v1"
-#define TOPIC_QUOTA_ALERTS "shiren.quota.alerts.v1"
-#define TOPIC_PHOTOS_EXPORTED "shiren.photos.exported.v1"
-#define TOPIC_DLQ "shiren.dlq.v1"
+#define TOPIC_USAGE	       "shiren.usage.v1"
+#define TOPIC_QUOTA_ALERTS     "shiren.quota.alerts.v1"
+#define TOPIC_PHOTOS_EXPORTED  "shiren.photos.exported.v1"
+#define TOPIC_DLQ	       "shiren.dlq.v1"
 
 struct service;
 
@@ -100,8 +158,8 @@ int service_start_relay(struct service *s) __attribute__((warn_unused_result));
 /* Common start-up for a main(): parse the log level, load `items` into `cfg_struct`, log the
  * effective config. On a bad value: one log line, returns NULL and the caller exits 78. On
  * success returns the logger (owned by the caller). */
-struct log *service_boot(const char *name, const struct cfg_item *items, size_t n,
-			 void *cfg_struct, const struct service_cfg *common);
+struct log *service_boot(const char *name, const struct cfg_item *items, size_t n, void *cfg_struct,
+			 const struct service_cfg *common);
 
 /* A daemon described as data, so every main() is its config table plus its own hooks. */
 struct service_def {
@@ -109,8 +167,8 @@ struct service_def {
 	const char *summary; /* one line for --help */
 	const struct cfg_item *items;
 	size_t nitems;
-	void *cfg;            /* the service's config struct, filled from `items` */
-	size_t common_offset; /* offsetof(its struct, its struct service_cfg member) */
+	void *cfg;		   /* the service's config struct, filled from `items` */
+	size_t common_offset;	   /* offsetof(its struct, its struct service_cfg member) */
 	const char *const *topics; /* topics it creates (consumed and produced) */
 	size_t ntopics;
 	/* Optional: check loaded values beyond the table (e.g. parse the master key). */

@@ -21,7 +21,8 @@ int main(int argc, char **argv)
 	static struct metering_cfg cfg;
 	const struct service_def def = {
 		.name = "shiren-metering",
-		.summary = "exactly-once usage metering, prepaid packages, ladder prices and quota alerts",
+		.summary = "exactly-once usage metering, prepaid packages, ladder prices and quota "
+			   "alerts",
 		.items = metering_items,
 		.nitems = sizeof(metering_items) / sizeof(metering_items[0]),
 		.cfg = &cfg,

@@ -73,10 +73,12 @@ static int cmd_setup(void)
 	static const char *const stmts[] = {
 		"CREATE TABLE IF NOT EXISTS pipe_source (seq bigint PRIMARY KEY, amount bigint NOT "
 		"NULL)",
-		"CREATE TABLE IF NOT EXISTS pipe_applied (seq bigint NOT NULL, amount bigint NOT NULL, "
+		"CREATE TABLE IF NOT EXISTS pipe_applied (seq bigint NOT NULL, amount bigint NOT "
+		"NULL, "
 		"message_id text NOT NULL, applied_at timestamptz DEFAULT clock_timestamp(), "
 		"produced_at_ms bigint)",
-		"CREATE TABLE IF NOT EXISTS pipe_totals (id int PRIMARY KEY, total bigint NOT NULL, n "
+		"CREATE TABLE IF NOT EXISTS pipe_totals (id int PRIMARY KEY, total bigint NOT "
+		"NULL, n "
 		"bigint NOT NULL)",
 		"INSERT INTO pipe_totals VALUES (1, 0, 0) ON CONFLICT DO NOTHING"};
 	int rc = 0;
@@ -97,8 +99,8 @@ static int enqueue_change(PGconn *c, const char *source, const char *topic, long
 	snprintf(sseq, sizeof(sseq), "%ld", seq);
 	snprintf(samt, sizeof(samt), "%ld", amount);
 	const char *p[2] = {sseq, samt};
-	int rc = pg_exec(c, "INSERT INTO pipe_source (seq, amount) VALUES ($1, $2)", 2, p, NULL, err,
-			 errlen);
+	int rc = pg_exec(c, "INSERT INTO pipe_source (seq, amount) VALUES ($1, $2)", 2, p, NULL,
+			 err, errlen);
 	if (rc < 0)
 		return rc;
 	Shiren__V1__UsageEvent ev = SHIREN__V1__USAGE_EVENT__INIT;
@@ -183,8 +185,9 @@ static int cmd_garbage(long n)
 		char id[32];
 		snprintf(id, sizeof(id), "garbage-%ld", i);
 		static const char junk[] = "\xff\xff\xff this is not protobuf";
-		if (outbox_enqueue(c, env_or("PIPE_SOURCE", "pipeline"), env_or("PIPE_TOPIC", ""), id,
-				   strlen(id), junk, sizeof(junk) - 1, id, err, sizeof(err)) < 0) {
+		if (outbox_enqueue(c, env_or("PIPE_SOURCE", "pipeline"), env_or("PIPE_TOPIC", ""),
+				   id, strlen(id), junk, sizeof(junk) - 1, id, err,
+				   sizeof(err)) < 0) {
 			fprintf(stderr, "garbage: %s\n", err);
 			PQfinish(c);
 			return 1;
@@ -296,7 +299,8 @@ static int apply_cb(PGconn *c, const struct consumer_msg *const *msgs, size_t n,
 		snprintf(st, sizeof(st), "%ld", total);
 		snprintf(sn, sizeof(sn), "%zu", n);
 		const char *p[2] = {st, sn};
-		rc = pg_exec(c, "UPDATE pipe_totals SET total = total + $1, n = n + $2 WHERE id = 1",
+		rc = pg_exec(c,
+			     "UPDATE pipe_totals SET total = total + $1, n = n + $2 WHERE id = 1",
 			     2, p, NULL, err, errlen);
 	}
 	for (int k = 0; k < 4; k++)
@@ -315,7 +319,8 @@ static int cmd_consume(struct log *lg)
 				  .ntopics = 1,
 				  .dlq_topic = env_or("PIPE_DLQ", "shiren.dlq.v1"),
 				  .producer_name = "pipeline",
-				  .batch_max = (int)parse_long(env_or("PIPE_CONSUMER_BATCH", "500")),
+				  .batch_max =
+					  (int)parse_long(env_or("PIPE_CONSUMER_BATCH", "500")),
 				  .max_attempts = 3,
 				  .retry_backoff_ms = 50,
 				  .apply = apply_cb,
@@ -328,8 +333,8 @@ static int cmd_consume(struct log *lg)
 	uint64_t a, d, x;
 	consumer_stats(c, &a, &d, &x);
 	consumer_stop(c);
-	log_info(lg, "consumer stopped", LF_I("applied", a), LF_I("duplicates", d),
-		 LF_I("dead", x), LOG_END);
+	log_info(lg, "consumer stopped", LF_I("applied", a), LF_I("duplicates", d), LF_I("dead", x),
+		 LOG_END);
 	return 0;
 }
 
@@ -403,7 +408,8 @@ static int cmd_dlq_count(struct log *lg, long secs)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: pipeline setup|produce|garbage|relay|consume|topics|dlq-count\n");
+		fprintf(stderr,
+			"usage: pipeline setup|produce|garbage|relay|consume|topics|dlq-count\n");
 		return 64;
 	}
 	signal(SIGTERM, on_term);
@@ -416,7 +422,8 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "produce") == 0 && argc == 5)
 		rc = cmd_produce(parse_long(argv[2]), parse_long(argv[3]), parse_long(argv[4]));
 	else if (strcmp(cmd, "produce-rate") == 0 && argc == 5)
-		rc = cmd_produce_rate(parse_long(argv[2]), parse_long(argv[3]), parse_long(argv[4]));
+		rc = cmd_produce_rate(parse_long(argv[2]), parse_long(argv[3]),
+				      parse_long(argv[4]));
 	else if (strcmp(cmd, "garbage") == 0 && argc == 3)
 		rc = cmd_garbage(parse_long(argv[2]));
 	else if (strcmp(cmd, "relay") == 0)

@@ -23,35 +23,35 @@ static struct unit_state unit_cur;
 		}                                                                                  \
 	} while (0)
 
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__,      \
-				#cond);                                                            \
-			unit_cur.failed_checks++;                                                  \
-			return;                                                                    \
-		}                                                                                  \
+#define REQUIRE(cond)                                                                        \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
+			fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__, \
+				#cond);                                                      \
+			unit_cur.failed_checks++;                                            \
+			return;                                                              \
+		}                                                                            \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                                            \
-	do {                                                                                       \
-		const char *unit_a = (a), *unit_b = (b);                                           \
-		if (!unit_a || !unit_b || strcmp(unit_a, unit_b) != 0) {                           \
-			fprintf(stderr, "  %s:%d: CHECK_STR(%s, %s): \"%s\" != \"%s\"\n", __FILE__, \
-				__LINE__, #a, #b, unit_a ? unit_a : "(null)",                      \
-				unit_b ? unit_b : "(null)");                                       \
-			unit_cur.failed_checks++;                                                  \
-		}                                                                                  \
+#define CHECK_STR(a, b)                                                                   \
+	do {                                                                              \
+		const char *unit_a = (a), *unit_b = (b);                                  \
+		if (!unit_a || !unit_b || strcmp(unit_a, unit_b) != 0) {                  \
+			fprintf(stderr, "  %s:%d: CHECK_STR(%s, %s): \"%s\" != \"%s\"\n", \
+				__FILE__, __LINE__, #a, #b, unit_a ? unit_a : "(null)",   \
+				unit_b ? unit_b : "(null)");                              \
+			unit_cur.failed_checks++;                                         \
+		}                                                                         \
 	} while (0)
 
-#define CHECK_INT(a, b)                                                                            \
-	do {                                                                                       \
-		long long unit_a = (long long)(a), unit_b = (long long)(b);                        \
-		if (unit_a != unit_b) {                                                            \
-			fprintf(stderr, "  %s:%d: CHECK_INT(%s, %s): %lld != %lld\n", __FILE__,    \
-				__LINE__, #a, #b, unit_a, unit_b);                                 \
-			unit_cur.failed_checks++;                                                  \
-		}                                                                                  \
+#define CHECK_INT(a, b)                                                                         \
+	do {                                                                                    \
+		long long unit_a = (long long)(a), unit_b = (long long)(b);                     \
+		if (unit_a != unit_b) {                                                         \
+			fprintf(stderr, "  %s:%d: CHECK_INT(%s, %s): %lld != %lld\n", __FILE__, \
+				__LINE__, #a, #b, unit_a, unit_b);                              \
+			unit_cur.failed_checks++;                                               \
+		}                                                                               \
 	} while (0)
 
 typedef void (*unit_fn)(void);
@@ -80,12 +80,15 @@ static inline int unit_run(const char *suite, const struct unit_case *cases, siz
 	return failed ? 1 : 0;
 }
 
-#define UNIT_CASE(f) {#f, f}
-#define UNIT_MAIN(suite, ...)                                                                      \
-	int main(void)                                                                             \
-	{                                                                                          \
-		static const struct unit_case cases[] = {__VA_ARGS__};                             \
-		return unit_run(suite, cases, sizeof(cases) / sizeof(cases[0]));                  \
+#define UNIT_CASE(f)  \
+	{             \
+#f, f \
+	}
+#define UNIT_MAIN(suite, ...)                                                    \
+	int main(void)                                                           \
+	{                                                                        \
+		static const struct unit_case cases[] = {__VA_ARGS__};           \
+		return unit_run(suite, cases, sizeof(cases) / sizeof(cases[0])); \
 	}
 
 #endif

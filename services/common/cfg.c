@@ -269,6 +269,16 @@ void cfg_log_effective(struct log *lg, const struct cfg_item *items, size_t n, c
 		 LF_J("config", json_writer_truncated(&w) ? "null" : buf), LOG_END);
 }
 
+/* Markdown table cells: a literal '|' must be escaped. */
+static void md_cell(const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			putchar('\\');
+		putchar(*s);
+	}
+}
+
 void cfg_print_markdown(const struct cfg_item *items, size_t n)
 {
 	static const char *const tn[] = {"string", "integer", "boolean", "host:port", "enum"};
@@ -283,8 +293,12 @@ void cfg_print_markdown(const struct cfg_item *items, size_t n)
 			snprintf(type, sizeof(type), "%s", it->choices);
 		else
 			snprintf(type, sizeof(type), "%s", tn[it->type]);
-		printf("| `%s`%s | %s | %s | %s%s |\n", it->name, it->secret ? " (or `_FILE`)" : "",
-		       type, it->def ? it->def : (it->required ? "**required**" : "—"),
-		       it->help ? it->help : "", it->secret ? " Secret." : "");
+		printf("| `%s`%s | ", it->name, it->secret ? " (or `_FILE`)" : "");
+		md_cell(type);
+		printf(" | ");
+		md_cell(it->def ? it->def : (it->required ? "**required**" : "—"));
+		printf(" | ");
+		md_cell(it->help);
+		printf("%s |\n", it->secret ? " Secret." : "");
 	}
 }

@@ -5,6 +5,7 @@
 #ifndef SHIREN_TESTS_UNIT_H
 #define SHIREN_TESTS_UNIT_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -17,18 +17,22 @@ WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 WEED_BIN="$CACHE/weed-${WEED_VERSION##*-}/weed"
 
 # ---- addresses and credentials (loopback only) ----
-PG_PORT=55432
-KAFKA_PORT=19092
-KAFKA_CONTROLLER_PORT=19093
-S3_PORT=8333
+# SHIREN_PORT_OFFSET shifts every port, so a second stack (a CI dry run in another clone) can
+# run beside the first.
+PORT_OFFSET=${SHIREN_PORT_OFFSET:-0}
+case $PORT_OFFSET in '' | *[!0-9]*) echo "SHIREN_PORT_OFFSET must be a number" >&2; exit 1 ;; esac
+PG_PORT=$((55432 + PORT_OFFSET))
+KAFKA_PORT=$((19092 + PORT_OFFSET))
+KAFKA_CONTROLLER_PORT=$((19093 + PORT_OFFSET))
+S3_PORT=$((8333 + PORT_OFFSET))
 S3_ACCESS_KEY=shiren-local
 S3_SECRET_KEY=shiren-local-secret
 # weed mini runs more than the S3 gateway; every port is pinned so that a busy one fails the
 # start instead of weed silently moving to the next free port. gRPC ports are these + 10000.
-WEED_MASTER_PORT=9333
-WEED_VOLUME_PORT=9340
-WEED_FILER_PORT=8888
-WEED_ADMIN_PORT=12535
+WEED_MASTER_PORT=$((9333 + PORT_OFFSET))
+WEED_VOLUME_PORT=$((9340 + PORT_OFFSET))
+WEED_FILER_PORT=$((8888 + PORT_OFFSET))
+WEED_ADMIN_PORT=$((12535 + PORT_OFFSET))
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_SUPER_DSN="host=127.0.0.1 port=$PG_PORT dbname=postgres user=postgres"
@@ -190,7 +194,11 @@ kafka_start() {
 	# the effective config: the committed template with the absolute data directory
 	{
 		cat "$HERE/kafka/server.properties"
-		printf '\n# added by deploy/local/lib.sh\nlog.dirs=%s\n' "$d/data"
+		printf '\n# added by deploy/local/lib.sh (later keys win)\nlog.dirs=%s\n' "$d/data"
+		printf 'listeners=PLAINTEXT://127.0.0.1:%s,CONTROLLER://127.0.0.1:%s\n' \
+			"$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+		printf 'advertised.listeners=PLAINTEXT://127.0.0.1:%s\n' "$KAFKA_PORT"
+		printf 'controller.quorum.voters=1@127.0.0.1:%s\n' "$KAFKA_CONTROLLER_PORT"
 	} >"$d/server.properties.tmp"
 	mv -f "$d/server.properties.tmp" "$d/server.properties"
 	if [ ! -s "$d/data/meta.properties" ]; then

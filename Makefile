@@ -116,17 +116,27 @@ endef
 $(foreach s,$(SERVICES) $(TOOLS),$(eval $(call svc_test_template,$(s))))
 
 # ---- integration helpers and benchmarks written in C ----
+# Same rule as the tests: bench_<svc>_*.c / <svc>_*.c link lib<svc>.a, the rest common only.
 ITEST_SRC := $(wildcard tests/integration/*.c)
 ITEST_BINS := $(patsubst tests/integration/%.c,$(O)/itest/%,$(ITEST_SRC))
-$(O)/itest/%: $(O)/obj/tests/integration/%.o $(SVC_LIBS) $(LIBCOMMON)
+$(O)/itest/%: $(O)/obj/tests/integration/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SVC_LIBS) $(LIBCOMMON) $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
-$(O)/bench/%: $(O)/obj/tests/bench/%.o $(SVC_LIBS) $(LIBCOMMON)
+$(O)/bench/%: $(O)/obj/tests/bench/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SVC_LIBS) $(LIBCOMMON) $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+define svc_extra_template
+$$(O)/itest/$(1)_%: $$(O)/obj/tests/integration/$(1)_%.o $$($(1)_LIB) $$(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LDLIBS_ALL) $$(LDLIBS_$(1))
+$$(O)/bench/bench_$(1)_%: $$(O)/obj/tests/bench/bench_$(1)_%.o $$($(1)_LIB) $$(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LDLIBS_ALL) $$(LDLIBS_$(1))
+endef
+$(foreach s,$(SERVICES) $(TOOLS),$(eval $(call svc_extra_template,$(s))))
 
 # ---- fuzz harnesses: tests/fuzz/fuzz_*.c, libFuzzer, built with BUILD=fuzz ----
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

@@ -227,6 +227,13 @@ static int process_good(struct consumer *c, struct item **good, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct item *it = good[i];
 		long backoff = c->backoff_ms;
+		/* A copy of an earlier message of this batch (the relay re-published it) shares
+		 * its fate: applied once through the inbox, or dead-lettered once. */
+		bool copy = false;
+		for (size_t j = 0; j < i && !copy; j++)
+			copy = strcmp(good[j]->msg.env.message_id, it->msg.env.message_id) == 0;
+		if (copy)
+			continue;
 		while (it->attempts < c->max_attempts) {
 			if (pg_ensure(c) < 0)
 				return -ESHUTDOWN;

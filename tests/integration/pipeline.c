@@ -12,7 +12,7 @@
  *   relay                      run the outbox relay until SIGTERM
  *   consume                    run the inbox consumer until SIGTERM
  *   topics                     create PIPE_TOPIC and PIPE_DLQ
- *   dlq-count SECONDS          count dead letters for PIPE_TOPIC (distinct original offsets)
+ *   dlq-count SECONDS          count dead letters for PIPE_TOPIC (distinct original messages)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -369,9 +369,8 @@ static int cmd_dlq_count(struct log *lg, long secs)
 	rd_kafka_subscribe(rk, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	const char *topic = env_or("PIPE_TOPIC", "");
-	/* Distinct (partition, offset) pairs of the original messages. */
 	enum { MAXD = 4096 };
-	static int64_t seen[MAXD][2];
+	static char seen[MAXD][ENVELOPE_ID_MAX];
 	int nseen = 0, ndecode = 0, napply = 0, ninvalid = 0;
 	for (long t = 0; t < secs * 10; t++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
@@ -381,13 +380,24 @@ static int cmd_dlq_count(struct log *lg, long secs)
 			Shiren__V1__DeadLetter *dl =
 				shiren__v1__dead_letter__unpack(NULL, m->len, m->payload);
 			if (dl && strcmp(dl->original_topic, topic) == 0) {
+				/* One logical message = one envelope id (undecodable payloads:
+				 * their bytes), whatever copies the relay or a crash made. */
+				struct envelope_info ei;
+				char id[ENVELOPE_ID_MAX];
+				if (envelope_peek(dl->original_payload.data,
+						  dl->original_payload.len, &ei) == 0)
+					snprintf(id, sizeof(id), "%s", ei.message_id);
+				else
+					snprintf(id, sizeof(id), "raw:%.*s",
+						 (int)(dl->original_key.len < 40
+							       ? dl->original_key.len
+							       : 40),
+						 (const char *)dl->original_key.data);
 				bool dup = false;
-				for (int i = 0; i < nseen; i++)
-					dup |= seen[i][0] == dl->original_partition &&
-					       seen[i][1] == dl->original_offset;
+				for (int i = 0; i < nseen && !dup; i++)
+					dup = strcmp(seen[i], id) == 0;
 				if (!dup && nseen < MAXD) {
-					seen[nseen][0] = dl->original_partition;
-					seen[nseen][1] = dl->original_offset;
+					snprintf(seen[nseen], sizeof(seen[nseen]), "%s", id);
 					nseen++;
 					ndecode += strcmp(dl->reason, "decode") == 0;
 					napply += strcmp(dl->reason, "apply") == 0;

@@ -165,7 +165,7 @@ unit-asan:
 # Short libFuzzer runs (FUZZ_SECONDS each) over every harness.
 FUZZ_SECONDS ?= 20
 fuzz:
-	$(MAKE) BUILD=fuzz fuzz-bins
+	$(MAKE) -j$(JOBS) BUILD=fuzz fuzz-bins
 	@tests/run-fuzz.sh build/fuzz/fuzz $(FUZZ_SECONDS)
 
 install:
@@ -183,17 +183,18 @@ compose-check:
 
 # Everything: unit (debug and ASan/UBSan), fuzz smoke, compose, then the integration suite
 # on a freshly started local stack, torn down at the end whatever happened.
+JOBS ?= $(shell nproc)
 test: install
 	$(MAKE) format-check
-	$(MAKE) BUILD=$(BUILD) all
-	$(MAKE) unit
-	$(MAKE) unit-asan
+	$(MAKE) -j$(JOBS) BUILD=$(BUILD) all
+	$(MAKE) -j$(JOBS) unit
+	$(MAKE) -j$(JOBS) unit-asan
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) compose-check
 	tests/run-integration.sh $(O)
 
 run: install
-	$(MAKE) BUILD=$(BUILD) all
+	$(MAKE) -j$(JOBS) BUILD=$(BUILD) all
 	deploy/local/run.sh $(O)
 
 FORMAT_FILES = $(shell git ls-files 'services/*.c' 'services/*.h' 'tests/*.c' 'tests/*.h' 2>/dev/null)

@@ -74,6 +74,7 @@ BIN_exporter := shiren-exporter
 BIN_metering := shiren-metering
 BIN_ctl := shirenctl
 LDLIBS_liveness := -lopenblas -ljpeg -lpng
+LDLIBS_intake := -lcurl
 
 define svc_template
 $(1)_SRC := $$(filter-out services/$(1)/main.c,$$(wildcard services/$(1)/*.c))

@@ -41,6 +41,24 @@ static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err,
 	return 0;
 }
 
+/* The caller's extra properties go last, so they override our defaults. */
+static int apply_extra(rd_kafka_conf_t *c, const struct kafka_opts *o, char *err, size_t errlen)
+{
+	for (const char *const *kv = o->extra; kv && *kv; kv++) {
+		char key[128];
+		const char *eq = strchr(*kv, '=');
+		if (!eq || (size_t)(eq - *kv) >= sizeof(key)) {
+			snprintf(err, errlen, "bad kafka property \"%s\" (want key=value)", *kv);
+			return -EINVAL;
+		}
+		memcpy(key, *kv, (size_t)(eq - *kv));
+		key[eq - *kv] = '\0';
+		if (conf_set(c, key, eq + 1, err, errlen) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static rd_kafka_conf_t *base_conf(const struct kafka_opts *o, struct log *lg, char *err,
 				  size_t errlen)
 {
@@ -57,18 +75,6 @@ static rd_kafka_conf_t *base_conf(const struct kafka_opts *o, struct log *lg, ch
 	    conf_set(c, "socket.keepalive.enable", "true", err, errlen) < 0 ||
 	    conf_set(c, "reconnect.backoff.max.ms", "2000", err, errlen) < 0)
 		goto fail;
-	for (const char *const *kv = o->extra; kv && *kv; kv++) {
-		char key[128];
-		const char *eq = strchr(*kv, '=');
-		if (!eq || (size_t)(eq - *kv) >= sizeof(key)) {
-			snprintf(err, errlen, "bad kafka property \"%s\" (want key=value)", *kv);
-			goto fail;
-		}
-		memcpy(key, *kv, (size_t)(eq - *kv));
-		key[eq - *kv] = '\0';
-		if (conf_set(c, key, eq + 1, err, errlen) < 0)
-			goto fail;
-	}
 	return c;
 fail:
 	rd_kafka_conf_destroy(c);
@@ -91,7 +97,8 @@ rd_kafka_t *kafka_producer_new(const struct kafka_opts *o, struct log *lg, char 
 	    conf_set(c, "linger.ms", linger, err, errlen) < 0 ||
 	    conf_set(c, "message.timeout.ms", timeout, err, errlen) < 0 ||
 	    conf_set(c, "queue.buffering.max.messages", "200000", err, errlen) < 0 ||
-	    conf_set(c, "queue.buffering.max.kbytes", "262144", err, errlen) < 0) {
+	    conf_set(c, "queue.buffering.max.kbytes", "262144", err, errlen) < 0 ||
+	    apply_extra(c, o, err, errlen) < 0) {
 		rd_kafka_conf_destroy(c);
 		return NULL;
 	}
@@ -137,7 +144,8 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_opts *o, const char *group, st
 	    conf_set(c, "session.timeout.ms", "10000", err, errlen) < 0 ||
 	    conf_set(c, "heartbeat.interval.ms", "1000", err, errlen) < 0 ||
 	    conf_set(c, "max.poll.interval.ms", "300000", err, errlen) < 0 ||
-	    conf_set(c, "fetch.wait.max.ms", "50", err, errlen) < 0) {
+	    conf_set(c, "fetch.wait.max.ms", "50", err, errlen) < 0 ||
+	    apply_extra(c, o, err, errlen) < 0) {
 		rd_kafka_conf_destroy(c);
 		return NULL;
 	}

@@ -330,6 +330,14 @@ int service_add_ready_check(struct service *s, const char *name, service_ready_f
 	return 0;
 }
 
+int service_add_route(struct service *s, const char *path,
+		      void (*cb)(struct evhttp_request *req, void *arg), void *arg)
+{
+	if (!s->admin)
+		return -ENODEV;
+	return evhttp_set_cb(s->admin, path, cb, arg) == 0 ? 0 : -EEXIST;
+}
+
 int service_add_topics(struct service *s, const char *const *topics, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -15,6 +15,7 @@ struct event_base;
 struct log;
 struct metrics;
 struct evhttp;
+struct evhttp_request;
 
 /* Configuration every service has. Embed it in the service's config struct and list
  * SERVICE_CFG_ITEMS(struct_type, member, "127.0.0.1:PORT") in its cfg table. */
@@ -131,6 +132,12 @@ const char *service_name(struct service *s);
 
 /* Extra readiness condition shown on /readyz under `name`. */
 int service_add_ready_check(struct service *s, const char *name, service_ready_fn fn, void *arg)
+	__attribute__((warn_unused_result));
+/* Serve `path` on the admin HTTP server with `cb` (libevent's evhttp callback; `arg` borrowed).
+ * The admin server accepts GET and HEAD only; the callback runs on the loop thread and must not
+ * block. 0, -EEXIST (path taken) or -ENODEV (no admin server). */
+int service_add_route(struct service *s, const char *path,
+		      void (*cb)(struct evhttp_request *req, void *arg), void *arg)
 	__attribute__((warn_unused_result));
 /* Topics the monitor creates (if missing) once Kafka is reachable. Copied. */
 int service_add_topics(struct service *s, const char *const *topics, size_t n)

@@ -1,9 +1,11 @@
 /* shirenctl — the admin CLI: parse the command line, load the environment, connect to
  * PostgreSQL, run one command, exit with a sysexits code (docs/cli.md). */
 #include <stdio.h>
+#include <string.h>
 
 #include "ctl/ctl.h"
 #include "ctl/ctl_args.h"
+#include "ctl/ctl_metering.h"
 
 typedef int (*ctl_cmd_fn)(struct ctl *c);
 
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
 {
 	struct ctl_args args;
 	char err[512];
+	if (argc > 1 && (strcmp(argv[1], "metering") == 0 || strcmp(argv[1], "alerts") == 0))
+		return ctl_metering_main(argc, argv);
 	if (ctl_args_parse(argc, argv, &args, err, sizeof(err)) < 0) {
 		fprintf(stderr, "shirenctl: %s\nTry 'shirenctl%s%s --help'.\n", err,
 			*args.topic ? " " : "", args.topic);

@@ -52,7 +52,8 @@ struct bench {
 	size_t scheduled; /* open loop: requests whose start time has come */
 	double *lat;	  /* seconds, one per completed request */
 	size_t nlat, caplat;
-	size_t ok, bad_status, transport_err;
+	size_t ok, bad_status, biz_err, transport_err;
+	bool is_static;
 	struct event *tick;
 	bool stopping;
 };
@@ -122,7 +123,7 @@ static int build_request(struct bench *b, size_t i, struct req *r)
 		ADD("Model", "LIVENESS");
 		ADD("CertType", "IDENTITY_CARD");
 		ADD("CertName", "Bench User");
-		ADD("CertNo", "110101199003071234");
+		ADD("CertNo", "110101199003071233");
 		ADD("MetaInfo", "{\"deviceType\":\"h5\",\"ua\":\"bench\"}");
 		ADD("CertifyUrlType", "H5");
 		ADD("ReturnUrl", "https://example.invalid/return");
@@ -243,11 +244,18 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		}
 		if ((long)evbuffer_get_length(in) < c->body_left)
 			return;
+		/* HTTP 200 carries business outcomes too: only Code "200" counts as success. */
+		const char *body = (const char *)evbuffer_pullup(in, c->body_left);
+		bool biz_ok = b->is_static ||
+			      (body && memmem(body, (size_t)c->body_left, "\"Code\":\"200\"", 12));
+		if (c->status == 200 && !biz_ok && b->biz_err++ == 0)
+			fprintf(stderr, "first business error: %.*s\n",
+				(int)(c->body_left > 400 ? 400 : c->body_left), body ? body : "");
 		evbuffer_drain(in, (size_t)c->body_left);
 		record(b, now_s() - c->sent_at);
-		if (c->status == 200)
+		if (c->status == 200 && biz_ok)
 			b->ok++;
-		else
+		else if (c->status != 200)
 			b->bad_status++;
 		c->busy = false;
 		c->headers_done = false;
@@ -365,7 +373,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: see the comment at the top of bench_intake_load.c\n");
 		return 64;
 	}
-	bool is_static = strcmp(b.action, "static") == 0;
+	bool is_static = b.is_static = strcmp(b.action, "static") == 0;
 	/* Enough distinct requests for the whole run: nonces are never reused. */
 	double est = b.rate > 0 ? b.rate * b.seconds * 1.05 + 1000 : 40000.0 * b.seconds;
 	b.nreqs = is_static ? 1 : (size_t)est;
@@ -407,11 +415,12 @@ int main(int argc, char **argv)
 	if (b.rate <= 0)
 		el = b.t_end - b.t0;
 	qsort(b.lat, b.nlat, sizeof(double), cmp_double);
-	printf("%s: %zu ok, %zu non-200, %zu transport errors in %.2f s = %.0f req/s; latency "
+	printf("%s: %zu ok, %zu non-200, %zu business errors, %zu transport errors in %.2f s = "
+	       "%.0f req/s; latency "
 	       "p50 %.2f ms p90 %.2f ms p99 %.2f ms max %.2f ms (%d conns, %s)\n",
-	       b.action, b.ok, b.bad_status, b.transport_err, el, (double)b.ok / el,
+	       b.action, b.ok, b.bad_status, b.biz_err, b.transport_err, el, (double)b.ok / el,
 	       pct_of(b.lat, b.nlat, 0.5) * 1e3, pct_of(b.lat, b.nlat, 0.9) * 1e3,
 	       pct_of(b.lat, b.nlat, 0.99) * 1e3, b.nlat ? b.lat[b.nlat - 1] * 1e3 : 0.0, b.nconns,
 	       b.rate > 0 ? "open loop" : "closed loop");
-	return b.bad_status || b.transport_err ? 1 : 0;
+	return b.bad_status || b.biz_err || b.transport_err ? 1 : 0;
 }

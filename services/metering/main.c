@@ -37,9 +37,9 @@ static const struct cfg_item metering_items[] = {
 	 M(alerts_topic), "Topic QuotaAlert messages are published to (through the outbox)."},
 	{"SHIREN_METERING_DLQ_TOPIC", CFG_STR, TOPIC_DLQ, 0, 0, false, false, NULL, M(dlq_topic),
 	 "Dead-letter topic for rejected usage messages."},
-	{"SHIREN_METERING_BATCH", CFG_INT, "1000", 1, 10000, false, false, NULL, M(batch),
+	{"SHIREN_METERING_BATCH", CFG_INT, "5000", 1, 10000, false, false, NULL, M(batch),
 	 "Most usage messages applied in one PostgreSQL transaction."},
-	{"SHIREN_METERING_LINGER_MS", CFG_INT, "100", 0, 1000, false, false, NULL, M(linger_ms),
+	{"SHIREN_METERING_LINGER_MS", CFG_INT, "25", 0, 1000, false, false, NULL, M(linger_ms),
 	 "How long a batch waits to fill after its first message."},
 	{"SHIREN_METERING_GRACE_HOURS", CFG_INT, "12", 0, 648, false, false, NULL, M(grace_hours),
 	 "A month closes this long after its end (UTC+8); later events bill into the current "

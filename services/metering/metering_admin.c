@@ -10,7 +10,6 @@
 #include "common/pg.h"
 #include "metering/metering_store.h"
 
-#define CMD_BATCH   100
 #define CLOSE_BATCH 2000
 
 struct mt_admin {
@@ -235,11 +234,12 @@ out:
 	return rc;
 }
 
-int mt_admin_commands(struct mt_admin *a, PGconn *c, size_t *ret_n, char *err, size_t errlen)
+int mt_admin_commands(struct mt_admin *a, PGconn *c, size_t max, size_t *ret_n, char *err,
+		      size_t errlen)
 {
 	PGresult *r = NULL;
-	char lim[8];
-	(void)snprintf(lim, sizeof(lim), "%d", CMD_BATCH);
+	char lim[24];
+	(void)snprintf(lim, sizeof(lim), "%zu", max);
 	const char *p[] = {lim};
 	a->st.c = c;
 	*ret_n = 0;

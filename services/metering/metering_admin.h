@@ -22,10 +22,11 @@ struct mt_admin *mt_admin_new(const struct mt_txn_cfg *cfg, const struct mt_ladd
 			      int64_t refund_window_ms);
 void mt_admin_free(struct mt_admin *a);
 
-/* Apply up to 100 pending commands, each in its own transaction; a command the logic refuses
- * is marked failed with the reason. *ret_n: commands handled. 0 or a database error. */
-int mt_admin_commands(struct mt_admin *a, PGconn *c, size_t *ret_n, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+/* Apply up to `max` pending commands (oldest first), each in its own transaction; a command
+ * the logic refuses is marked failed with the reason. *ret_n: commands handled. 0 or a
+ * database error. */
+int mt_admin_commands(struct mt_admin *a, PGconn *c, size_t max, size_t *ret_n, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
 
 /* Expire due packages and fire due expiry reminders for up to `max` accounts. *ret_n: accounts
  * changed. */

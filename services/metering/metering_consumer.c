@@ -22,6 +22,10 @@
 #define LADDER_RELOAD_MS 60000
 #define CMD_POLL_MS	 5000
 #define SWEEP_MAX	 500
+/* Commands applied between two batches: bounded so a burst of top-ups cannot hold back
+ * usage for long (each is its own transaction, a few ms). */
+#define CMDS_PER_ROUND 10
+#define SLOW_MS	       500 /* log batches and housekeeping rounds slower than this */
 
 struct mt_consumer {
 	struct mt_consumer_opts o;
@@ -255,9 +259,15 @@ static void observe(struct mt_consumer *c, size_t n, const struct mt_txn_stats *
 	if (st->skipped_offsets)
 		log_warn(c->lg, "offsets missing from the topic (retention?)",
 			 LF_I("skipped", st->skipped_offsets), LOG_END);
+	int64_t oldest = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->msgs[i].ts_ms > 0 && (!oldest || c->msgs[i].ts_ms < oldest))
+			oldest = c->msgs[i].ts_ms;
 	log_debug(c->lg, "batch applied", LF_I("messages", n), LF_I("applied", st->applied),
-		  LF_I("duplicates", st->duplicates), LF_I("non_billable", st->non_billable),
-		  LF_I("rejected", st->rejected), LF_I("alerts", st->alerts), LOG_END);
+		  LF_I("age_ms", oldest ? envelope_now_ms() - oldest : -1),
+		  LF_I("txn_ms", mono_ms() - t0_ms), LF_I("duplicates", st->duplicates),
+		  LF_I("non_billable", st->non_billable), LF_I("rejected", st->rejected),
+		  LF_I("alerts", st->alerts), LOG_END);
 }
 
 /* Run msgs[0..n) in one transaction, retrying: reconnect on a lost connection (not counted),
@@ -331,6 +341,10 @@ static void process_batch(struct mt_consumer *c, size_t n)
 		commit_kafka(c, n);
 		observe(c, n, &st, t0);
 	}
+	int64_t took = mono_ms() - t0;
+	if (took >= SLOW_MS)
+		log_warn(c->lg, "slow metering batch", LF_I("ms", took), LF_I("messages", n),
+			 LF_I("alerts", st.alerts), LOG_END);
 	for (size_t i = 0; i < n; i++)
 		rd_kafka_message_destroy(c->rkm[i]);
 }
@@ -364,8 +378,8 @@ static void housekeeping(struct mt_consumer *c)
 		c->last_ladders = now;
 	}
 	if (rc == 0 && c->pg && (c->cmd_pending || now - c->last_cmds >= CMD_POLL_MS)) {
-		rc = mt_admin_commands(c->admin, c->pg, &n, err, sizeof(err));
-		c->cmd_pending = rc == 0 && n > 0; /* a full round: look again at once */
+		rc = mt_admin_commands(c->admin, c->pg, CMDS_PER_ROUND, &n, err, sizeof(err));
+		c->cmd_pending = rc == 0 && n == CMDS_PER_ROUND; /* more may wait */
 		c->last_cmds = now;
 	}
 	if (rc == 0 && c->pg && now - c->last_sweep >= c->o.sweep_ms) {
@@ -381,6 +395,26 @@ static void housekeeping(struct mt_consumer *c)
 		if (conn_lost(c, rc))
 			pg_drop(c);
 	}
+	if (mono_ms() - now >= SLOW_MS)
+		log_warn(c->lg, "slow metering housekeeping", LF_I("ms", mono_ms() - now), LOG_END);
+}
+
+/* Every pending command, before consuming starts. */
+static void drain_commands(struct mt_consumer *c)
+{
+	char err[512] = "";
+	size_t n = 0;
+	int rc;
+	while ((rc = mt_admin_commands(c->admin, c->pg, 100, &n, err, sizeof(err))) == 0 &&
+	       n == 100 && !atomic_load(&c->stop))
+		;
+	if (rc < 0) {
+		log_warn(c->lg, "metering commands failed", LF_S("error", err), LOG_END);
+		if (conn_lost(c, rc))
+			pg_drop(c);
+	}
+	c->last_cmds = mono_ms();
+	c->cmd_pending = false;
 }
 
 static void *consumer_main(void *arg)
@@ -393,7 +427,7 @@ static void *consumer_main(void *arg)
 		if (!c->subscribed) {
 			/* Commands queued while the service was down (top-ups) are applied before
 			 * the first event, as they were issued. */
-			housekeeping(c);
+			drain_commands(c);
 			if (!service_infra_ready(c->o.svc) || subscribe(c) < 0) {
 				c_sleep_ms(c, 200);
 				continue;

@@ -52,6 +52,13 @@ static int64_t v64(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+/* An array parameter could not be built (too large or out of memory). */
+static int arr_fail(char *err, size_t errlen)
+{
+	(void)snprintf(err, errlen, "parameter array too large or out of memory");
+	return -ENOMEM;
+}
+
 int mt_parse_int_array(const char *s, int64_t *v, size_t cap, size_t *ret_n)
 {
 	size_t n = 0;
@@ -150,7 +157,7 @@ int mt_store_offsets_lock(struct mt_store *s, const char *topic, const int32_t *
 		ret_next[i] = -1;
 	}
 	if (mt_arr_end(a) < 0)
-		return -ENOMEM;
+		return arr_fail(err, errlen);
 	const char *p[] = {topic, a->buf};
 	int rc = pg_exec(s->c,
 			 "SELECT partition, next_offset FROM metering_offsets WHERE topic = $1 "
@@ -198,7 +205,7 @@ int mt_store_tenants_known(struct mt_store *s, const char *const *tenants, size_
 		ret_known[i] = false;
 	}
 	if (mt_arr_end(a) < 0)
-		return -ENOMEM;
+		return arr_fail(err, errlen);
 	const char *p[] = {a->buf};
 	/* One index probe per id (LATERAL ... LIMIT 1): a plan that does not depend on how
 	 * fresh the table's statistics are. */
@@ -227,7 +234,7 @@ int mt_store_seen(struct mt_store *s, const char *const *ids, size_t n, struct m
 	for (size_t i = 0; i < n; i++)
 		mt_arr_text(a, ids[i]);
 	if (mt_arr_end(a) < 0)
-		return -ENOMEM;
+		return arr_fail(err, errlen);
 	const char *p[] = {a->buf};
 	int rc =
 		pg_exec(s->c,
@@ -256,7 +263,7 @@ static int cmp_acct(const void *x, const void *y)
 }
 
 /* Arrays of the (tenant, product) keys of `v` into a[0], a[1]. */
-static int key_arrays(struct mt_store *s, struct mt_acct **v, size_t n)
+static int key_arrays(struct mt_store *s, struct mt_acct **v, size_t n, char *err, size_t errlen)
 {
 	mt_arr_reset(&s->a[0]);
 	mt_arr_reset(&s->a[1]);
@@ -264,7 +271,7 @@ static int key_arrays(struct mt_store *s, struct mt_acct **v, size_t n)
 		mt_arr_text(&s->a[0], v[i]->tenant);
 		mt_arr_int(&s->a[1], v[i]->product);
 	}
-	return mt_arr_end(&s->a[0]) < 0 || mt_arr_end(&s->a[1]) < 0 ? -ENOMEM : 0;
+	return mt_arr_end(&s->a[0]) < 0 || mt_arr_end(&s->a[1]) < 0 ? arr_fail(err, errlen) : 0;
 }
 
 #define ACCT_COLS                                                                             \
@@ -447,7 +454,7 @@ int mt_store_load_accounts(struct mt_store *s, struct mt_batch *b, bool all_pack
 		if (!b->accts[i]->loaded)
 			v[n++] = b->accts[i];
 	qsort(v, n, sizeof(*v), cmp_acct);
-	if (n == 0 || (rc = key_arrays(s, v, n)) < 0 ||
+	if (n == 0 || (rc = key_arrays(s, v, n, err, errlen)) < 0 ||
 	    (rc = load_keys(s, b, all_packages, now_ms, err, errlen)) < 0)
 		goto out;
 	/* The ones without a row: create them (trial granted once: the primary key), then
@@ -456,7 +463,7 @@ int mt_store_load_accounts(struct mt_store *s, struct mt_batch *b, bool all_pack
 	for (size_t i = 0; i < n; i++)
 		if (!v[i]->loaded)
 			v[m++] = v[i];
-	if (m == 0 || (rc = key_arrays(s, v, m)) < 0)
+	if (m == 0 || (rc = key_arrays(s, v, m, err, errlen)) < 0)
 		goto out;
 	char trial[24];
 	(void)snprintf(trial, sizeof(trial), "%lld", (long long)b->set->trial_limit);
@@ -497,7 +504,7 @@ int mt_store_load_months(struct mt_store *s, struct mt_batch *b, char *err, size
 	if (n == 0)
 		return 0;
 	if (mt_arr_end(&s->a[0]) < 0 || mt_arr_end(&s->a[1]) < 0 || mt_arr_end(&s->a[2]) < 0)
-		return -ENOMEM;
+		return arr_fail(err, errlen);
 	const char *p[] = {s->a[0].buf, s->a[1].buf, s->a[2].buf};
 	int rc = pg_exec(
 		s->c,

@@ -328,7 +328,7 @@ static int enqueue_alerts(struct mt_store *s, const struct mt_batch *b, const bo
 			pg_execb(s->c,
 				 "INSERT INTO outbox (source, topic, msg_key, payload, message_id) "
 				 "SELECT $1, $2, k, v, m FROM unnest($3::bytea[], $4::bytea[], "
-				 "$5::text[]) AS u(k, v, m)",
+				 "$5::text[]) WITH ORDINALITY AS u(k, v, m, i) ORDER BY i",
 				 5, p, len, fmt, NULL, err, errlen);
 		if (rc < 0)
 			return rc;

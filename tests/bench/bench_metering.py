@@ -76,8 +76,12 @@ class Bench:
             MT_ALERTS_TOPIC=f"b.alerts.{u}", MT_DLQ_TOPIC=f"b.dlq.{u}",
             SHIREN_METERING_USAGE_TOPIC=f"b.usage.{u}", SHIREN_METERING_ALERTS_TOPIC=f"b.alerts.{u}",
             SHIREN_METERING_DLQ_TOPIC=f"b.dlq.{u}", SHIREN_METERING_GROUP=f"b.{u}",
-            SHIREN_ADMIN_ADDR=f"127.0.0.1:{self.port}", SHIREN_LOG_LEVEL="warn",
-            SHIREN_METERING_BATCH=str(a.batch), SHIREN_METERING_LINGER_MS=str(a.linger))
+            SHIREN_ADMIN_ADDR=f"127.0.0.1:{self.port}",
+            SHIREN_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "warn"))
+        if a.batch:
+            self.env["SHIREN_METERING_BATCH"] = str(a.batch)
+        if a.linger is not None:
+            self.env["SHIREN_METERING_LINGER_MS"] = str(a.linger)
         self.run([str(self.b / "bin/shirenctl"), "migrate"])
         self.run([str(self.b / "bench/bench_metering_gen"), "topics", str(a.partitions)])
         self.proc = None
@@ -132,14 +136,20 @@ class Bench:
                      "application_name = 'shiren-metering-apply'", (self.db,))
         return r[0][0] if r else None
 
-    def drain(self, target, timeout=3600):
-        """Wait until `target` messages are consumed; returns wall and CPU figures measured
-        from the first applied message."""
-        while self.consumed() == 0 and target:
-            time.sleep(0.01)
-        t0, c0, base = time.time(), cpu_s(self.proc.pid), self.consumed()
+    def mark(self):
         bpid = self.backend_pid()
-        b0 = cpu_s(bpid) if bpid else 0.0
+        return {"t": time.time(), "cpu": cpu_s(self.proc.pid), "base": self.consumed(),
+                "bpid": bpid, "bcpu": cpu_s(bpid) if bpid else 0.0}
+
+    def drain(self, target, timeout=3600, start=None):
+        """Wait until `target` messages are consumed; returns wall and CPU figures measured
+        from `start` (a mark()) or from the first applied message."""
+        if start is None:
+            while self.consumed() == 0 and target:
+                time.sleep(0.01)
+            start = self.mark()
+        t0, c0, base = start["t"], start["cpu"], start["base"]
+        bpid, b0 = start["bpid"], start["bcpu"]
         while self.consumed() < target:
             if time.time() - t0 > timeout:
                 raise SystemExit("drain timed out")
@@ -148,6 +158,24 @@ class Bench:
         return {"messages": target - base, "wall_s": round(wall, 2),
                 "metering_cpu_s": round(cpu_s(self.proc.pid) - c0, 2),
                 "pg_backend_cpu_s": round((cpu_s(bpid) - b0) if bpid else 0.0, 2)}
+
+    def visible_hist(self):
+        """Metering's own ingest -> commit histogram (/metrics): bucket upper bounds of the
+        p50 and p99, and the count."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        buckets = []
+        for line in text.splitlines():
+            if line.startswith("shiren_metering_visible_seconds_bucket"):
+                le = line.split('le="')[1].split('"')[0]
+                buckets.append((float("inf") if le == "+Inf" else float(le),
+                                int(float(line.rsplit(" ", 1)[1]))))
+        total = buckets[-1][1] if buckets else 0
+        out = {"count": total}
+        for q in (0.5, 0.9, 0.99):
+            out[f"p{int(q * 100)}_le_s"] = next((le for le, c in buckets if c >= q * total),
+                                                None)
+        return out
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -176,8 +204,9 @@ def main():
     ap.add_argument("--live", type=int, default=300000)
     ap.add_argument("--tenants", type=int, default=1000)
     ap.add_argument("--partitions", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--linger", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=0, help="SHIREN_METERING_BATCH (default: the "
+                    "service's)")
+    ap.add_argument("--linger", type=int, default=None, help="SHIREN_METERING_LINGER_MS")
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--build", default="build/release")
@@ -197,20 +226,28 @@ def main():
                                    "FROM metering_ledger")[0]
             res["ledger_rows"], res["ledger_bytes_per_row"] = rows, round(size / rows)
         if a.live and a.events:
-            base = bench.consumed()
+            start = bench.mark()
             gp = subprocess.Popen([str(bench.b / "bench/bench_metering_gen"), "gen", str(tfile),
                                    str(a.live), "--rate", "0", "--dup-pct", "5", "--start",
                                    str(a.events), "--prefix", "b"], env=bench.env,
                                   stdout=subprocess.PIPE, text=True)
             out, _ = gp.communicate(timeout=3600)
             g2 = json.loads(out)
-            res["live"] = rates(bench.drain(base + g2["messages"]))
+            res["live"] = rates(bench.drain(start["base"] + g2["messages"], start=start))
             res["live"]["produce_rate"] = g2["rate"]
         if a.seconds:
             lt = bench.tenants(max(50, a.rate * a.seconds // 100), "lat", 0)
+            # Warm up: the group has its partitions (the broker delays the first rebalance)
+            # and the pipeline is running before the clock starts.
+            warm = bench.tenants(1, "warm", 0)
+            before = bench.consumed()
+            w = bench.gen(warm, 20, 10 ** 9)
+            bench.drain(before + w["messages"])
             out = bench.run([str(bench.b / "bench/bench_metering_lat"), str(lt), str(a.rate),
                              str(a.seconds)], timeout=a.seconds + 120).stdout
             res["latency"] = json.loads(out)
+        if not a.events:  # with a backlog replayed first the histogram is about that
+            res["metering_visible_hist"] = bench.visible_hist()
         rec = bench.run([str(bench.b / "bin/shirenctl"), "metering", "reconcile", "--json"])
         res["reconcile_ok"] = all(json.loads(l)["ok"] for l in rec.stdout.splitlines())
         res["load_after"] = loadavg()

@@ -137,7 +137,15 @@ static int cmd_topics(int parts)
 	const char *t[] = {env_or("MT_USAGE_TOPIC", "shiren.usage.v1"),
 			   env_or("MT_DLQ_TOPIC", "shiren.dlq.v1"),
 			   env_or("MT_ALERTS_TOPIC", "shiren.quota.alerts.v1")};
-	int rc = kafka_topics_ensure(rk, t, 3, parts, 1, 20000, err, sizeof(err));
+	int rc = -EIO;
+	/* A broker that is restarting refuses for a while ("fenced"): retry for up to a minute. */
+	for (int attempt = 0; attempt < 30 && rc < 0; attempt++) {
+		if (attempt) {
+			struct timespec ts = {2, 0};
+			nanosleep(&ts, NULL);
+		}
+		rc = kafka_topics_ensure(rk, t, 3, parts, 1, 20000, err, sizeof(err));
+	}
 	if (rc < 0)
 		fprintf(stderr, "topics: %s\n", err);
 	rd_kafka_destroy(rk);

@@ -70,11 +70,26 @@ def fresh_db(stack_env):
         c.execute(f'CREATE DATABASE "{name}"')
     dsn = stack_env["SHIREN_PG_DSN"].replace("dbname=shiren", f"dbname={name}")
     yield dsn
-    with psycopg.connect(_admin_dsn(stack_env), autocommit=True) as c:
-        c.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    _drop_db(stack_env, name)
+
+
+def _drop_db(stack_env, name):
+    # Our own leftover sessions are terminated; a superuser background process (autovacuum)
+    # cannot be, by this role, so the drop is retried until it has gone.
+    import time
+    for attempt in range(50):
+        with psycopg.connect(_admin_dsn(stack_env), autocommit=True) as c:
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            try:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                time.sleep(0.2)
+    raise RuntimeError(f"database {name} still in use after 10 s")
 
 
 @pytest.fixture

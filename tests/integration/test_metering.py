@@ -384,3 +384,45 @@ def test_balance_route_reports_and_rebuild(metering):
     # The ledger itself refuses changes.
     with pytest.raises(psycopg.errors.RaiseException):
         m.sql("UPDATE metering_ledger SET amount = 0")
+
+
+def test_expiry_sweep_and_reminders(bins, migrated_env, tmp_path, unique):
+    m = Metering(bins, migrated_env, tmp_path, unique, trial_calls=0)
+    try:
+        t = m.tenant("expiring-co")
+        m.start()
+        now = now_ms()
+        day = 86400 * 1000
+        m.ctl("metering", "topup", "--tenant", t, "--product", "4", "--size", "40", "--price",
+              "4", "--id", "two-days", "--purchased-at", str(now - 3600000), "--expires-at",
+              str(now + 2 * day))
+        m.ctl("metering", "topup", "--tenant", t, "--product", "4", "--size", "10", "--price",
+              "1", "--id", "soon", "--purchased-at", str(now - 3600000), "--expires-at",
+              str(now + 3000))
+        deadline = time.time() + 20
+        while time.time() < deadline and not m.sql(
+                "SELECT 1 FROM metering_ledger WHERE entry_key = 'expire:soon'"):
+            time.sleep(0.2)
+        assert m.sql("SELECT calls, amount, balance_delta, occurred_at_ms FROM metering_ledger "
+                      "WHERE entry_key = 'expire:soon'") == [(10, 100000, -10, now + 3000)]
+        assert m.sql("SELECT status, remaining FROM metering_packages WHERE id = 'soon'") == \
+            [("expired", 0)]
+        got = sorted((a["kind"], a["threshold"], a["package_id"]) for a in m.alerts())
+        assert got == sorted([("expiring", 7, "two-days"), ("expiring", 3, "two-days"),
+                              ("expiring", 7, "soon"), ("expiring", 3, "soon"),
+                              ("expiring", 1, "soon")])
+        # The last package expiring with calls left: exhausted (a fresh tenant, in block mode).
+        u = m.tenant("last-co")
+        m.ctl("metering", "set", "--tenant", u, "--product", "4", "--on-exhaust", "block")
+        m.ctl("metering", "topup", "--tenant", u, "--product", "4", "--size", "5", "--price",
+              "1", "--id", "last", "--purchased-at", str(now_ms() - 1000), "--expires-at",
+              str(now_ms() + 2000))
+        deadline = time.time() + 20
+        while time.time() < deadline and not m.sql("SELECT 1 FROM metering_blocked"):
+            time.sleep(0.2)
+        assert m.sql("SELECT tenant_id::text FROM metering_blocked") == [(u,)]
+        kinds_u = {a["kind"] for a in m.alerts() if a["tenant_id"] == u}
+        assert {"exhausted", "blocked"} <= kinds_u
+        m.reconcile()
+    finally:
+        m.stop()

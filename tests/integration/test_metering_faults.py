@@ -145,6 +145,20 @@ def test_kill9_under_load_then_replay_identical(bins, migrated_env, tmp_path, un
     topic_ids = {a["alert_id"] for a in m.alerts()}
     assert topic_ids == {r[0] for r in m.sql("SELECT alert_id::text FROM metering_alerts")}
 
+    # Kafka's committed offsets decide nothing: a new group (none committed) seeks to
+    # PostgreSQL's offsets and consumes nothing again.
+    before = ledger_rows(m.dsn), caches(m.dsn)
+    m.env.update(SHIREN_METERING_GROUP=f"g2.{unique}", SHIREN_METERING_INSTANCE_ID="")
+    m.start()
+    log = m.tmp / f"metering.{m.starts}.log"
+    deadline = time.time() + 30
+    while time.time() < deadline and log.read_text().count('"from_postgres":true') < 3:
+        time.sleep(0.2)
+    assert log.read_text().count('"from_postgres":true') == 3
+    time.sleep(1)
+    assert m.stop() == 0
+    assert (ledger_rows(m.dsn), caches(m.dsn)) == before
+
     # Replay the whole topic into a fresh database (same tenants, same commands).
     r = dict(m.env)
     r["SHIREN_PG_DSN"] = second_db

@@ -109,5 +109,54 @@ static void test_parse_int_array(void)
 	CHECK_INT(mt_parse_int_array("{1,2", v, 4, &n), -EINVAL);
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Binary arrays as array_send writes them: header, then length + value per element. */
+static void test_binary_arrays(void)
+{
+	struct mt_barr a;
+	const char *v;
+	int len;
+	mt_barr_init(&a);
+	mt_barr_reset(&a, MT_OID_INT8);
+	REQUIRE(mt_barr_end(&a, &v, &len) == 0);
+	CHECK_INT(len, 12); /* empty: ndim 0, no null, oid */
+	CHECK_INT(be32((const uint8_t *)v + 8), MT_OID_INT8);
+	mt_barr_reset(&a, MT_OID_INT8);
+	mt_barr_int8(&a, -2);
+	mt_barr_null(&a);
+	REQUIRE(mt_barr_end(&a, &v, &len) == 0);
+	const uint8_t *u = (const uint8_t *)v;
+	CHECK_INT(len, 20 + 12 + 4);
+	CHECK_INT(be32(u), 1);	    /* ndim */
+	CHECK_INT(be32(u + 4), 1);  /* has nulls */
+	CHECK_INT(be32(u + 12), 2); /* elements */
+	CHECK_INT(be32(u + 16), 1); /* lower bound */
+	CHECK_INT(be32(u + 20), 8);
+	CHECK(u[24] == 0xff && u[31] == 0xfe);
+	CHECK_INT(be32(u + 32), 0xffffffffu);
+	mt_barr_reset(&a, MT_OID_UUID);
+	mt_barr_uuid(&a, "7d0c6a52-2f4e-4a51-9a53-0c1b3a0f6e11");
+	REQUIRE(mt_barr_end(&a, &v, &len) == 0);
+	u = (const uint8_t *)v;
+	CHECK_INT(be32(u + 20), 16);
+	CHECK(u[24] == 0x7d && u[39] == 0x11);
+	mt_barr_reset(&a, MT_OID_UUID);
+	mt_barr_uuid(&a, "not-a-uuid");
+	CHECK_INT(mt_barr_end(&a, &v, &len), -EINVAL);
+	mt_barr_reset(&a, MT_OID_TEXT);
+	mt_barr_text(&a, "a\"b");
+	mt_barr_bytes(&a, "\0x", 2);
+	REQUIRE(mt_barr_end(&a, &v, &len) == 0);
+	u = (const uint8_t *)v;
+	CHECK_INT(be32(u + 20), 3);
+	CHECK(memcmp(u + 24, "a\"b", 3) == 0);
+	CHECK_INT(be32(u + 27), 2);
+	mt_barr_free(&a);
+}
+
 UNIT_MAIN("test_metering_containers", UNIT_CASE(test_map_put_get_grow), UNIT_CASE(test_arena),
-	  UNIT_CASE(test_sqlarr), UNIT_CASE(test_parse_int_array))
+	  UNIT_CASE(test_sqlarr), UNIT_CASE(test_parse_int_array), UNIT_CASE(test_binary_arrays))

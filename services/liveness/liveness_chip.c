@@ -6,6 +6,26 @@
 
 static void sample(const struct liveness_rgb *img, float sx, float sy, uint8_t *dst)
 {
+	/* fast path: all four neighbours inside; the same terms in the same order as below
+	 * (a zero weight adds exactly 0), so results are bit-identical */
+	if (sx >= 0.0f && sy >= 0.0f && sx < (float)(img->w - 1) && sy < (float)(img->h - 1)) {
+		int x0 = (int)sx, y0 = (int)sy;
+		float ax = sx - (float)x0, ay = sy - (float)y0;
+		const size_t stride = (size_t)img->w * 3;
+		const uint8_t *p = img->px + (size_t)y0 * stride + (size_t)x0 * 3;
+		const float w00 = (1.0f - ay) * (1.0f - ax), w01 = (1.0f - ay) * ax;
+		const float w10 = ay * (1.0f - ax), w11 = ay * ax;
+		for (int c = 0; c < 3; c++) {
+			float v = 0.0f;
+			v += w00 * (float)p[c];
+			v += w01 * (float)p[3 + c];
+			v += w10 * (float)p[stride + c];
+			v += w11 * (float)p[stride + 3 + c];
+			v += 0.5f;
+			dst[c] = v >= 255.0f ? 255 : (uint8_t)v;
+		}
+		return;
+	}
 	float fx = floorf(sx), fy = floorf(sy);
 	float ax = sx - fx, ay = sy - fy;
 	float acc[3] = {0.0f, 0.0f, 0.0f};
@@ -45,6 +65,51 @@ void liveness_chip_warp(const struct liveness_rgb *img, const float m[6], uint8_
 			sample(img, m[0] * (float)x + m[1] * (float)y + m[2],
 			       m[3] * (float)x + m[4] * (float)y + m[5],
 			       out + ((size_t)y * (size_t)ow + (size_t)x) * 3);
+}
+
+/* Sum of the nearest source pixel at (sx, sy) (pixel-centre coordinates) into acc; outside
+ * adds black. */
+static void add_nearest(const struct liveness_rgb *img, float sx, float sy, uint32_t *acc)
+{
+	if (!(sx > -0.5f && sy > -0.5f && sx < (float)img->w - 0.5f && sy < (float)img->h - 0.5f))
+		return;
+	const uint8_t *p =
+		img->px + ((size_t)(int)(sy + 0.5f) * img->w + (size_t)(int)(sx + 0.5f)) * 3;
+	acc[0] += p[0];
+	acc[1] += p[1];
+	acc[2] += p[2];
+}
+
+/* ss >= 2: the footprint is covered densely, so each of the ss x ss sub-samples takes its
+ * nearest source pixel (a box filter); three times cheaper than bilinear sub-samples. */
+void liveness_chip_warp_aa(const struct liveness_rgb *img, const float m[6], uint8_t *out, int ow,
+			   int oh, int ss)
+{
+	ss = ss < 1 ? 1 : ss > 8 ? 8 : ss;
+	if (ss == 1) {
+		liveness_chip_warp(img, m, out, ow, oh);
+		return;
+	}
+	const uint32_t n = (uint32_t)(ss * ss), half = n / 2;
+	float off[8];
+	for (int i = 0; i < ss; i++)
+		off[i] = ((float)i + 0.5f) / (float)ss - 0.5f;
+	for (int y = 0; y < oh; y++) {
+		for (int x = 0; x < ow; x++) {
+			uint32_t acc[3] = {0, 0, 0};
+			for (int j = 0; j < ss; j++) {
+				float fy = (float)y + off[j];
+				for (int i = 0; i < ss; i++) {
+					float fx = (float)x + off[i];
+					add_nearest(img, m[0] * fx + m[1] * fy + m[2],
+						    m[3] * fx + m[4] * fy + m[5], acc);
+				}
+			}
+			uint8_t *dst = out + ((size_t)y * (size_t)ow + (size_t)x) * 3;
+			for (int c = 0; c < 3; c++)
+				dst[c] = (uint8_t)((acc[c] + half) / n);
+		}
+	}
 }
 
 void liveness_chip_box(const struct liveness_rgb *img, float x, float y, float w, float h, int size,

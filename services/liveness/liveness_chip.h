@@ -15,6 +15,13 @@
 void liveness_chip_warp(const struct liveness_rgb *img, const float m[6], uint8_t *out, int ow,
 			int oh);
 
+/* As liveness_chip_warp, but each output pixel is the mean of ss x ss samples spread over its
+ * footprint, each the nearest source pixel (1 <= ss <= 8; ss = 1 is the bilinear
+ * liveness_chip_warp): use ss ~ the shrink factor when the warp shrinks, so that fine detail
+ * averages instead of aliasing. */
+void liveness_chip_warp_aa(const struct liveness_rgb *img, const float m[6], uint8_t *out, int ow,
+			   int oh, int ss);
+
 /* The square box of side max(w, h) centred on the box (x, y, w, h) (image pixels, top-left
  * corner origin), resized to size x size. */
 void liveness_chip_box(const struct liveness_rgb *img, float x, float y, float w, float h, int size,

@@ -309,6 +309,25 @@ void lnn_add_zeropad(const float *a, struct lnn_shape as, const float *b, struct
 	}
 }
 
+void lnn_prelu(float *x, size_t pixels, int c, const float *alpha)
+{
+	const size_t n = (size_t)c;
+	for (size_t p = 0; p < pixels; p++) {
+		float *y = x + p * n;
+		size_t i = 0;
+#ifdef LNN_SSE
+		const __m128 z = _mm_setzero_ps();
+		for (; i + 4 <= n; i += 4) {
+			__m128 v = _mm_loadu_ps(y + i);
+			__m128 neg = _mm_mul_ps(_mm_min_ps(v, z), _mm_loadu_ps(alpha + i));
+			_mm_storeu_ps(y + i, _mm_add_ps(_mm_max_ps(v, z), neg));
+		}
+#endif
+		for (; i < n; i++)
+			y[i] = y[i] > 0.0f ? y[i] : alpha[i] * y[i];
+	}
+}
+
 void lnn_global_avgpool(const float *in, struct lnn_shape is, float *out)
 {
 	const size_t n = (size_t)is.h * (size_t)is.w;

@@ -73,6 +73,9 @@ void lnn_avgpool(const float *in, struct lnn_shape is, int k, int stride, float 
 void lnn_add_zeropad(const float *a, struct lnn_shape as, const float *b, struct lnn_shape bs,
 		     float *out, struct lnn_shape os, bool relu);
 
+/* Parametric ReLU in place: x = x > 0 ? x : alpha[c] * x, per channel c of pixels x c floats. */
+void lnn_prelu(float *x, size_t pixels, int c, const float *alpha);
+
 /* out[c] = mean over h, w of in. */
 void lnn_global_avgpool(const float *in, struct lnn_shape is, float *out);
 

@@ -1,11 +1,14 @@
 /* libFuzzer harness for liveness_model: arbitrary bytes as a .shnn file must load cleanly or be
- * refused, never crash; whatever loads is walked tensor by tensor and offered to the embedding
- * and detection network builders, which must reject any shape they do not expect. */
+ * refused, never crash; whatever loads is walked tensor by tensor and offered to the embedding,
+ * detection and face-mesh network builders and the canonical-face geometry loader, which must
+ * reject any shape (or Procrustes id) they do not expect. */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "liveness/liveness_detect.h"
 #include "liveness/liveness_embed.h"
+#include "liveness/liveness_face.h"
+#include "liveness/liveness_mesh.h"
 #include "liveness/liveness_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -15,6 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct liveness_model *m;
 	struct liveness_embedder *e;
 	struct liveness_detector *d;
+	struct liveness_mesher *ms;
+	struct liveness_geometry *g;
 	struct liveness_tensor t, u;
 	volatile float sink = 0.0f;
 
@@ -30,6 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		liveness_embedder_free(e);
 	if (liveness_detector_new(m, &d) == 0)
 		liveness_detector_free(d);
+	if (liveness_mesher_new(m, &ms) == 0)
+		liveness_mesher_free(ms);
+	if (liveness_geometry_new(m, &g) == 0)
+		liveness_geometry_free(g);
 	liveness_model_free(m);
 	(void)sink;
 	return 0;

@@ -7,7 +7,9 @@
  *
  *   node peer.js detect   <modeldir> <out.tsv> <name=file.ppm>...   face boxes (SSD + 68 points)
  *   node peer.js describe <modeldir> <out.json> <cropdir>           descriptors of 150x150 crops
+ *   node peer.js landmarks <modeldir> <out.tsv> <name=file.ppm>...  68 points per face (SSD boxes)
  *   node peer.js bench    <modeldir> <faces.tsv> <reps> <name=file>... decode+crop+embed timing
+ *   node peer.js pipeline <modeldir> <reps> <name=file>...  decode+detect+landmarks+embed timing
  *
  * <modeldir> is the verified, extracted face-api package model directory from
  * deploy/models/fetch.sh (not node_modules), so peer and C read the very same weight bytes.
@@ -79,6 +81,26 @@ async function cmdDetect(modelDir, out, items) {
   fs.writeFileSync(out, `${lines.join('\n')}\n`);
 }
 
+/* One line per face: name, face index (left to right), then x y of the 68 points (dlib/iBUG
+ * order) in image pixels. */
+async function cmdLandmarks(modelDir, out, items) {
+  await init(modelDir, ['ssdMobilenetv1', 'faceLandmark68Net']);
+  const opts = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
+  const lines = ['# name\tface\tx0\ty0 ... x67\ty67 (face-api 68 points, image pixels)'];
+  for (const it of items) {
+    const [name, file] = it.split('=');
+    const t = toTensor(readPpm(file));
+    const res = await faceapi.detectAllFaces(t, opts).withFaceLandmarks();
+    t.dispose();
+    res.sort((a, b) => a.detection.box.x - b.detection.box.x);
+    res.forEach((r, i) => {
+      const pts = r.landmarks.positions.map((p) => `${p.x.toFixed(2)}\t${p.y.toFixed(2)}`);
+      lines.push([name, i, ...pts].join('\t'));
+    });
+  }
+  fs.writeFileSync(out, `${lines.join('\n')}\n`);
+}
+
 async function cmdDescribe(modelDir, out, cropDir) {
   await init(modelDir, ['faceRecognitionNet']);
   const files = fs.readdirSync(cropDir).filter((f) => f.endsWith('.ppm')).sort();
@@ -101,11 +123,15 @@ async function main() {
   const [cmd, ...a] = process.argv.slice(2);
   if (cmd === 'detect' && a.length >= 3)
     return cmdDetect(a[0], a[1], a.slice(2));
+  if (cmd === 'landmarks' && a.length >= 3)
+    return cmdLandmarks(a[0], a[1], a.slice(2));
   if (cmd === 'describe' && a.length === 3)
     return cmdDescribe(a[0], a[1], a[2]);
   if (cmd === 'bench' && a.length >= 4)
     return require('./peer_bench.js').run(a[0], a[1], Number(a[2]), a.slice(3));
-  return die('usage: peer.js detect|describe|bench ... (see the header)');
+  if (cmd === 'pipeline' && a.length >= 3)
+    return require('./peer_bench.js').runPipeline(a[0], Number(a[1]), a.slice(2));
+  return die('usage: peer.js detect|landmarks|describe|bench|pipeline ... (see the header)');
 }
 
 if (require.main === module)

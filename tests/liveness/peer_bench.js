@@ -1,9 +1,13 @@
 'use strict';
 /*
- * Peer half of tests/bench/liveness_embed.sh: per image, decode (jpeg-js / pngjs, pure JS),
- * cut the same square chip as the C side (box from faces.tsv, side max(w, h), bilinear to
- * 150x150) and compute the face-api descriptor on tfjs-wasm. Timed per image after one warm-up
- * round; prints the same key=value lines as bench_liveness_embed.
+ * Peer half of tests/bench/liveness_embed.sh.
+ *   run: per image, decode (jpeg-js / pngjs, pure JS), cut the same square chip as the C side
+ *   (box from faces.tsv, side max(w, h), bilinear to 150x150) and compute the face-api
+ *   descriptor on tfjs-wasm.
+ *   runPipeline: the whole face-api photo pipeline on the same selfies as
+ *   bench_liveness_pipeline: decode, detectSingleFace (SSD MobileNet v1, face-api's default
+ *   detector), 68 landmarks, aligned descriptor.
+ * Timed per image after one warm-up round; prints the same key=value lines as the C side.
  */
 const fs = require('fs');
 const jpeg = require('jpeg-js');
@@ -92,4 +96,41 @@ async function run(modelDir, facesTsv, reps, items) {
   console.log(`peer_embed_p50_ms=${pct(embed, 50).toFixed(2)} peer_embed_p99_ms=${pct(embed, 99).toFixed(2)}`);
 }
 
-module.exports = { run };
+async function runPipeline(modelDir, reps, items) {
+  await peer.init(modelDir, ['ssdMobilenetv1', 'faceLandmark68Net', 'faceRecognitionNet']);
+  const opts = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
+  const total = [];
+  const net = [];
+  let faces = 0;
+  for (const it of items) {
+    const [name, file] = it.split('=');
+    const buf = fs.readFileSync(file);
+    const per = [];
+    for (let r = 0; r <= reps; r++) {
+      const t0 = process.hrtime.bigint();
+      const img = decode(buf);
+      const t = tf.tensor3d(img.data, [img.h, img.w, 3], 'int32');
+      const t1 = process.hrtime.bigint();
+      const res = await faceapi.detectSingleFace(t, opts).withFaceLandmarks().withFaceDescriptor();
+      t.dispose();
+      const t2 = process.hrtime.bigint();
+      if (r === 0) { /* warm-up */
+        faces += res ? 1 : 0;
+        continue;
+      }
+      per.push(Number(t2 - t0) / 1e6);
+      total.push(Number(t2 - t0) / 1e6);
+      net.push(Number(t2 - t1) / 1e6);
+    }
+    per.sort((a, b) => a - b);
+    console.log(`peer image=${name} p50_ms=${pct(per, 50).toFixed(2)} p99_ms=${pct(per, 99).toFixed(2)}`);
+  }
+  total.sort((a, b) => a - b);
+  net.sort((a, b) => a - b);
+  const rss = Math.round(process.memoryUsage().rss / 1024);
+  console.log(`peer backend=${tf.getBackend()} tfjs=${tf.version.tfjs} samples=${total.length} faces=${faces} rss_kb=${rss}`);
+  console.log(`peer_pipe_p50_ms=${pct(total, 50).toFixed(2)} peer_pipe_p99_ms=${pct(total, 99).toFixed(2)}`);
+  console.log(`peer_pipe_net_p50_ms=${pct(net, 50).toFixed(2)} peer_pipe_net_p99_ms=${pct(net, 99).toFixed(2)}`);
+}
+
+module.exports = { run, runPipeline };

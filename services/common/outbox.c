@@ -15,8 +15,6 @@
 #include "common/metrics.h"
 #include "common/pg.h"
 
-#define OUTBOX_CHANNEL "shiren_outbox"
-
 int outbox_enqueue(PGconn *c, const char *source, const char *topic, const void *key, size_t keylen,
 		   const void *payload, size_t len, const char *message_id, char *err,
 		   size_t errlen)
@@ -31,6 +29,8 @@ int outbox_enqueue(PGconn *c, const char *source, const char *topic, const void 
 			  5, p, l, f, NULL, err, errlen);
 	return rc;
 }
+
+#define RELAY_COALESCE_MS 10 /* added to the latency of a message, at most */
 
 struct relay_slot {
 	struct kafka_dr dr;
@@ -99,6 +99,16 @@ static int relay_connect(struct outbox_relay *r, char *err, size_t errlen)
 		return -EAGAIN;
 	}
 	if (pg_exec(r->pg, "LISTEN " OUTBOX_CHANNEL, 0, NULL, NULL, err, errlen) < 0) {
+		relay_disconnect(r);
+		return -EIO;
+	}
+	/* Read the batch with an ordered scan of outbox_source_id, never a bitmap scan + sort:
+	 * the table is a queue, its index full of entries of deleted rows until vacuum; a plain
+	 * index scan marks them dead once and skips them afterwards, a bitmap scan visits every
+	 * one of them again on each round (measured: 9-15 ms per empty round with 44,000 dead
+	 * rows, against 0.6 ms). */
+	if (pg_exec(r->pg, "SET enable_bitmapscan = off", 0, NULL, NULL, err, errlen) < 0 ||
+	    pg_exec(r->pg, "SET enable_seqscan = off", 0, NULL, NULL, err, errlen) < 0) {
 		relay_disconnect(r);
 		return -EIO;
 	}
@@ -278,6 +288,13 @@ static void *relay_main(void *arg)
 		}
 		if (n == 0)
 			relay_wait_notify(r, r->idle_poll_ms);
+		/* A round that did not fill a batch waits a little, so the rows committed
+		 * meanwhile travel together: rounds of a few rows, one per writer commit, cost
+		 * more per row than the rows themselves (measured with shiren-intake at 2,300
+		 * InitFaceVerify/s: the relay's PostgreSQL backend used 1.67 s of CPU per 8 s for
+		 * 37,000 rows, against 0.4 s for 45,000 in rounds of a few hundred). */
+		if (n < r->batch_max)
+			relay_sleep_ms(r, RELAY_COALESCE_MS);
 	}
 	/* A final round so what is already committed goes out before exit. */
 	if (r->pg) {

@@ -21,6 +21,17 @@ int outbox_enqueue(PGconn *c, const char *source, const char *topic, const void 
 		   const void *payload, size_t len, const char *message_id, char *err,
 		   size_t errlen) __attribute__((warn_unused_result));
 
+/* For callers that write many rows per transaction with set-based statements: the INSERT of
+ * rows given as arrays, kept in array order ($1 sources text[], $2 topics text[], $3 keys
+ * bytea[] (NULL elements allowed), $4 payloads bytea[], $5 message ids text[]), and the
+ * wake-up of the relays, needed once per transaction ($1 source). */
+#define OUTBOX_INSERT_MANY_SQL                                                                \
+	"INSERT INTO outbox (source, topic, msg_key, payload, message_id) "                   \
+	"SELECT s, t, k, p, m FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], " \
+	"$5::text[]) WITH ORDINALITY AS u(s, t, k, p, m, i) ORDER BY i"
+#define OUTBOX_CHANNEL	  "shiren_outbox"
+#define OUTBOX_NOTIFY_SQL "SELECT pg_notify('" OUTBOX_CHANNEL "', $1)"
+
 struct outbox_relay_opts {
 	const char *pg_dsn;
 	const char *brokers;

@@ -248,3 +248,11 @@ class MigratedDb:
             c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                       (self.name,))
             c.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
+
+
+def seq_used(db, name):
+    """How many values sequence `name` has handed out (a fresh sequence shows last_value 1 with
+    is_called false; after its first nextval, last_value 1 with is_called true)."""
+    return db.execute(
+        f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {name}"
+    ).fetchone()[0]

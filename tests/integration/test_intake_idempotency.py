@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from acs_sign import Client
-from intake_harness import Intake, MigratedDb, Tenant, id_card_number, make_png
+from intake_harness import Intake, seq_used, MigratedDb, Tenant, id_card_number, make_png
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def call(client, p, how):
 
 
 def seq(db, name):
-    return db.execute(f"SELECT last_value FROM {name}").fetchone()[0]
+    return seq_used(db, name)
 
 
 def test_retry_returns_the_same_certify_id_across_schemes_and_processes(world):

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from acs_sign import Client
-from intake_harness import (TOPIC_COMPLETED, Intake, MigratedDb, Tenant, id_card_number,
+from intake_harness import (seq_used, TOPIC_COMPLETED, Intake, MigratedDb, Tenant, id_card_number,
                             make_png, publish, verify_completed, wait_for)
 
 PNG = make_png(120, 160, seed=7)
@@ -159,11 +159,11 @@ def test_personal_data_is_sealed_and_messages_are_emitted(world):
 
 def test_liveness_only_product_sends_no_verify_requested(world):
     env, tenant, intake, db = world
-    before = db.execute("SELECT last_value FROM outbox_id_seq").fetchone()[0]
+    before = seq_used(db, "outbox_id_seq")
     r = init(world, {"SceneId": str(tenant.scenes["LR_FR"]), "OuterOrderNo": "lrfr-1",
                      "ProductCode": "LR_FR", "UserId": "u", "MetaInfo": "{}"})
     assert r["Code"] == "200", r
-    assert db.execute("SELECT last_value FROM outbox_id_seq").fetchone()[0] == before + 1
+    assert seq_used(db, "outbox_id_seq") == before + 1
 
 
 def test_reference_photo_inline_and_by_url(world, images):

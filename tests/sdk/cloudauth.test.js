@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { $OpenApiUtil } = require('@alicloud/openapi-core');
-const { env, cloudauth, initParams, camel, Cloudauth } = require('./common');
+const { env, statsToday, cloudauth, initParams, camel, Cloudauth } = require('./common');
 
 const HEX32 = /^[0-9a-f]{32}$/;
 
@@ -104,7 +104,7 @@ for (const mode of ['acs3', 'v2']) {
       });
 
     await t.test('DescribePageFaceVerifyData counts per day, scene and product', async () => {
-      const today = new Date().toISOString().slice(0, 10);
+      const today = statsToday();
       const day = (d) => new Date(Date.parse(today) + d * 86400000).toISOString().slice(0, 10);
       const r = await client.describePageFaceVerifyData(
         new Cloudauth.DescribePageFaceVerifyDataRequest({

@@ -50,6 +50,12 @@ function popcore(opts = {}) {
   });
 }
 
+// Today in the service's statistics time zone (SHIREN_INTAKE_STATS_TZ, Asia/Shanghai: UTC+8,
+// no daylight saving), as DescribePageFaceVerifyData counts days.
+function statsToday() {
+  return new Date(Date.now() + 8 * 3600000).toISOString().slice(0, 10);
+}
+
 function orderNo() {
   return crypto.randomBytes(16).toString('hex');
 }
@@ -89,4 +95,4 @@ function camel(params) {
   return out;
 }
 
-module.exports = { env, cloudauth, popcore, orderNo, idCardNumber, initParams, camel, Cloudauth };
+module.exports = { env, statsToday, cloudauth, popcore, orderNo, idCardNumber, initParams, camel, Cloudauth };

@@ -4,7 +4,7 @@
 // business codes included, with err.name = Code + 'Error'.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { env, popcore, initParams } = require('./common');
+const { env, statsToday, popcore, initParams } = require('./common');
 
 const HEX32 = /^[0-9a-f]{32}$/;
 
@@ -62,7 +62,7 @@ for (const method of ['GET', 'POST']) {
     });
 
     await t.test('DescribePageFaceVerifyData', async () => {
-      const today = new Date().toISOString().slice(0, 10);
+      const today = statsToday();
       const r = await client.request('DescribePageFaceVerifyData', {
         StartDate: today, EndDate: today, CurrentPage: 1, PageSize: 50 }, opts);
       assert.equal(r.Code, '200');

@@ -2,7 +2,9 @@
  * verification (status, Passed, SubCode, scores, the chosen face photo), which is what
  * DescribeFaceVerify reads. Runs on the common inbox consumer thread: each batch in one
  * transaction with its inbox rows, so a redelivery is a no-op. A user may retry a failed
- * capture, so a newer completion replaces an older one; an older one arriving late does not. */
+ * capture, so a newer completion replaces an older one; an older one arriving late does not.
+ * The outcome of a synchronous call is also NOTIFYed (INTAKE_SYNC_CHANNEL) in the same
+ * transaction, which wakes the waiting request in whichever intake process holds it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "intake/intake_server.h"
+#include "intake/intake_sync.h"
 #include "shiren/v1/verify.pb-c.h"
 
 static const char SQL_APPLY[] =
@@ -19,9 +22,30 @@ static const char SQL_APPLY[] =
 	"sub_code = $3::int, verify_score = $4::float8, liveness_score = $5::float8, "
 	"quality_score = $6::float8, result_id = $7::bigint, "
 	"face_photo_id = (SELECT p.id FROM photos p WHERE p.id = $8::bigint), "
-	"device_token = $9, completed_at = to_timestamp($10::float8 / 1000) "
-	"WHERE certify_id = $1 AND (completed_at IS NULL OR "
+	"device_token = COALESCE($9, device_token), completed_at = to_timestamp($10::float8 / "
+	"1000) WHERE certify_id = $1 AND (completed_at IS NULL OR "
 	"completed_at <= to_timestamp($10::float8 / 1000))";
+
+static const char SQL_NOTIFY[] = "SELECT pg_notify('" INTAKE_SYNC_CHANNEL "', $1)";
+
+/* Wakes the request waiting on a synchronous call's result (intake_sync_wait.c). */
+static int notify_sync(PGconn *c, const Shiren__V1__VerifyCompleted *v, char *err, size_t errlen)
+{
+	struct intake_sync_result res = {0};
+	char payload[512];
+	snprintf(res.certify_id, sizeof(res.certify_id), "%s", v->certify_id);
+	snprintf(res.code, sizeof(res.code), "%s", v->code && *v->code ? v->code : "200");
+	res.passed = v->passed;
+	res.sub_code = v->sub_code;
+	res.verify_score = v->verify_score;
+	res.liveness_score = v->liveness_score;
+	res.quality_score = v->quality_score;
+	snprintf(res.message, sizeof(res.message), "%s", v->message ? v->message : "");
+	if (intake_sync_payload_format(&res, payload, sizeof(payload)) < 0)
+		return 0; /* cannot happen with these bounds; the waiter's last look covers it */
+	const char *p[1] = {payload};
+	return pg_exec(c, SQL_NOTIFY, 1, p, NULL, err, errlen);
+}
 
 static int check_cb(const struct consumer_msg *m, void *arg, char *err, size_t errlen)
 {
@@ -72,7 +96,12 @@ static int apply_one(PGconn *c, const struct consumer_msg *m, char *err, size_t 
 	p[7] = v->face_photo_id ? fid : NULL;
 	p[8] = v->device_token && *v->device_token ? v->device_token : NULL;
 	p[9] = at;
-	int rc = pg_exec(c, SQL_APPLY, 10, p, NULL, err, errlen);
+	PGresult *res = NULL;
+	int rc = pg_exec(c, SQL_APPLY, 10, p, &res, err, errlen);
+	/* Only a completion this database applied has a caller waiting here. */
+	if (rc == 0 && v->synchronous && strcmp(PQcmdTuples(res), "0") != 0)
+		rc = notify_sync(c, v, err, errlen);
+	PQclear(res);
 	shiren__v1__verify_completed__free_unpacked(v, NULL);
 	return rc;
 }

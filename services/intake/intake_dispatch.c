@@ -5,6 +5,7 @@
 
 #include "common/metrics.h"
 #include "intake/intake_server.h"
+#include "intake/intake_sync.h"
 #include "intake/intake_throttle.h"
 
 static const struct intake_action actions[] = {
@@ -12,6 +13,9 @@ static const struct intake_action actions[] = {
 	{"DescribeFaceVerify", intake_describe_handle},
 	{"DeleteFaceVerifyResult", intake_delete_handle},
 	{"DescribePageFaceVerifyData", intake_page_handle},
+	{"ContrastFaceVerify", intake_contrast_handle},
+	{"LivenessFaceVerify", intake_liveness_handle},
+	{"CompareFaceVerify", intake_compare_handle},
 };
 
 const struct intake_action *intake_action_find(const char *name)

@@ -18,9 +18,92 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pg.h"
+#include "intake/intake_sync.h"
 #include "intake/intake_work.h"
 
 #define MSG_CAP_SIGN (256u * 1024) /* SignatureDoesNotMatch echo */
+#define RANDOM_BUF   4096	   /* CSPRNG bytes drawn at once for RequestIds */
+#define METRIC_SLOTS 128	   /* (action, code) pairs whose counters are remembered */
+#define ACTION_SLOTS 16		   /* actions whose latency histograms are remembered */
+
+/* Loop-thread state of this file, so the per-request path neither calls the CSPRNG nor looks
+ * metrics up by name (a lock and a string search through the registry) for every request. */
+struct intake_http_cache {
+	uint8_t rnd[RANDOM_BUF]; /* RequestIds are public: no wiping needed */
+	size_t rnd_off;
+	struct {
+		const char *action; /* a static label string: compared by pointer */
+		char code[64];
+		struct metric *m;
+	} counters[METRIC_SLOTS];
+	size_t ncounters;
+	struct {
+		const char *action;
+		struct metric *m;
+	} hists[ACTION_SLOTS];
+	size_t nhists;
+};
+
+/* An upper-case UUIDv4 from buffered CSPRNG output. */
+static int request_id(struct intake_http_cache *hc, char out[37])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (hc->rnd_off + 16 > sizeof(hc->rnd)) {
+		if (crypto_random(hc->rnd, sizeof(hc->rnd)) < 0)
+			return -EIO;
+		hc->rnd_off = 0;
+	}
+	uint8_t *b = hc->rnd + hc->rnd_off;
+	hc->rnd_off += 16;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 4122) */
+	size_t k = 0;
+	for (size_t i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[k++] = '-';
+		out[k++] = hex[b[i] >> 4];
+		out[k++] = hex[b[i] & 15];
+	}
+	out[k] = '\0';
+	return 0;
+}
+
+static struct metric *counter_of(struct intake *s, const char *action, const char *code)
+{
+	struct intake_http_cache *hc = s->http_cache;
+	for (size_t i = 0; i < hc->ncounters; i++)
+		if (hc->counters[i].action == action && strcmp(hc->counters[i].code, code) == 0)
+			return hc->counters[i].m;
+	char labels[160];
+	snprintf(labels, sizeof(labels), "action=\"%s\",code=\"%s\"", action, code);
+	struct metric *m = metrics_counter(s->metrics, "shiren_intake_requests_total",
+					   "API requests by action and response Code", labels);
+	if (m && hc->ncounters < METRIC_SLOTS) {
+		hc->counters[hc->ncounters].action = action;
+		snprintf(hc->counters[hc->ncounters].code, sizeof(hc->counters[0].code), "%s",
+			 code);
+		hc->counters[hc->ncounters++].m = m;
+	}
+	return m;
+}
+
+static struct metric *histogram_of(struct intake *s, const char *action)
+{
+	struct intake_http_cache *hc = s->http_cache;
+	for (size_t i = 0; i < hc->nhists; i++)
+		if (hc->hists[i].action == action)
+			return hc->hists[i].m;
+	char labels[160];
+	snprintf(labels, sizeof(labels), "action=\"%s\"", action);
+	struct metric *m = metrics_histogram(s->metrics, "shiren_intake_request_seconds",
+					     "API request latency, arrival to answer", labels,
+					     metrics_latency_bounds, metrics_latency_nbounds);
+	if (m && hc->nhists < ACTION_SLOTS) {
+		hc->hists[hc->nhists].action = action;
+		hc->hists[hc->nhists++].m = m;
+	}
+	return m;
+}
 
 int64_t intake_now_ms(void)
 {
@@ -63,22 +146,17 @@ static void record(struct intake_req *r)
 {
 	struct intake *s = r->srv;
 	double secs = elapsed_s(r);
-	char labels[160];
-	snprintf(labels, sizeof(labels), "action=\"%s\",code=\"%s\"", r->action_label, r->code);
-	metrics_counter_add(metrics_counter(s->metrics, "shiren_intake_requests_total",
-					    "API requests by action and response Code", labels),
-			    1);
-	snprintf(labels, sizeof(labels), "action=\"%s\"", r->action_label);
-	metrics_histogram_observe(metrics_histogram(s->metrics, "shiren_intake_request_seconds",
-						    "API request latency, arrival to answer",
-						    labels, metrics_latency_bounds,
-						    metrics_latency_nbounds),
-				  secs);
+	char ms[32];
+	metrics_counter_add(counter_of(s, r->action_label, r->code), 1);
+	metrics_histogram_observe(histogram_of(s, r->action_label), secs);
+	/* Milliseconds to the microsecond, as a JSON number: printing the double's shortest
+	 * exact form costs more than the rest of the line. */
+	snprintf(ms, sizeof(ms), "%.3f", secs * 1000.0);
 	log_write(s->lg, r->http_status >= 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, "request",
 		  LF_S("req_id", r->request_id), LF_S("tenant", r->tenant_id),
 		  LF_S("access_key_id", r->parsed.access_key_id), LF_S("action", r->action_label),
-		  LF_S("code", r->code), LF_I("http", r->http_status),
-		  LF_F("latency_ms", secs * 1000.0), LF_S("method", r->method),
+		  LF_S("code", r->code), LF_I("http", r->http_status), LF_J("latency_ms", ms),
+		  LF_S("method", r->method),
 		  LF_S("scheme", intake_sign_scheme_name(r->parsed.scheme)),
 		  LF_S("certify_id", r->certify_id), LF_S("error", r->log_err), LOG_END);
 }
@@ -412,13 +490,18 @@ static bool transport_ok(struct intake_req *r, enum evhttp_cmd_type cmd)
 		r->query_len = strlen(r->query);
 	}
 	r->path = r->uri;
-	if (strcmp(r->path, "/") != 0) {
+	bool h5 = intake_h5_path(r->path); /* the CertifyUrl pages: intake_sync_frames.c */
+	if (strcmp(r->path, "/") != 0 && !h5) {
 		intake_reply_gateway(r, INTAKE_ERR_INVALID_ACTION_NOT_FOUND, NULL,
 				     "The API is served at path /.");
 		return false;
 	}
 	if (take_body(r) < 0 || copy_headers(r) < 0) {
 		intake_reply_failure(r, -ENOMEM);
+		return false;
+	}
+	if (h5) {
+		intake_h5_handle(r);
 		return false;
 	}
 	const char *ctype = evhttp_find_header(h, "Content-Type");
@@ -482,12 +565,9 @@ static void request_cb(struct evhttp_request *ev, void *arg)
 	r->action_label = "unknown";
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	intake_sign_result_init(&r->sres);
-	if (crypto_uuid4(r->request_id) < 0)
+	if (request_id(s->http_cache, r->request_id) < 0)
 		snprintf(r->request_id, sizeof(r->request_id), "%s",
 			 "00000000-0000-4000-8000-000000000000");
-	for (char *c = r->request_id; *c; c++)
-		if (*c >= 'a' && *c <= 'f')
-			*c = (char)(*c - 'a' + 'A');
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
 	r->method = method_name(cmd);
 	r->deadline = evtimer_new(s->base, deadline_cb, r);
@@ -529,6 +609,10 @@ int intake_http_start(struct intake *s)
 	const struct intake_cfg *c = s->cfg;
 	if (cfg_split_addr(c->listen_addr, host, sizeof(host), &port) < 0)
 		return -EINVAL;
+	s->http_cache = calloc(1, sizeof(*s->http_cache));
+	if (!s->http_cache)
+		return -ENOMEM;
+	s->http_cache->rnd_off = RANDOM_BUF; /* drawn at the first request */
 	s->http = evhttp_new(s->base);
 	if (!s->http)
 		return -ENOMEM;
@@ -578,4 +662,6 @@ void intake_http_drain(struct intake *s, int64_t timeout_ms)
 		evhttp_free(s->http);
 		s->http = NULL;
 	}
+	free(s->http_cache);
+	s->http_cache = NULL;
 }

@@ -29,6 +29,7 @@ struct consumer;
 struct intake_keycache;
 struct intake_throttle;
 struct intake_work;
+struct intake_sync;
 struct metric;
 
 #define INTAKE_SOURCE  "shiren-intake" /* outbox source = service name */
@@ -59,6 +60,12 @@ struct intake_cfg {
 	bool callback_allow_http;
 	char *consumer_group;
 	char *stats_tz;
+	int64_t sync_wait_ms; /* intake_sync: how long a synchronous action waits for its result */
+	int64_t frames_max;   /* intake_sync_frames: H5 upload bounds and the job's deadline */
+	int64_t frame_max_bytes;
+	int64_t frame_max_side;
+	int64_t frames_max_pixels;
+	int64_t capture_timeout_ms;
 };
 
 struct intake {
@@ -73,7 +80,10 @@ struct intake {
 	struct intake_work *work;
 	struct intake_keycache *keys;
 	struct intake_throttle *throttle;
+	struct intake_batcher *batcher;	      /* intake_store.c: requests waiting for a batch */
+	struct intake_http_cache *http_cache; /* intake_http.c: per-request helpers' state */
 	struct consumer *consumer;
+	struct intake_sync *sync; /* intake_sync_wait.c: parked synchronous calls */
 	struct event *purge_timer;
 	void *purge_arg; /* freed with purge_arg_free after the pool is gone */
 	void (*purge_arg_free)(void *arg);
@@ -222,8 +232,97 @@ int intake_store_open(const struct intake *s, const char *aad, const uint8_t *in
 /* Decode a bytea column in text (hex) format: heap bytes into *ret. */
 int intake_store_bytea(const char *text, uint8_t **ret, size_t *ret_len)
 	__attribute__((warn_unused_result));
-/* Start the periodic purge of expired nonces. */
+/* Start the periodic purge of expired nonces (and set up the batcher below). */
 int intake_store_start_purge(struct intake *s) __attribute__((warn_unused_result));
+/* The four parameters of the nonce claim ($1 access key, $2 nonce, $3 timestamp, $4 seconds to
+ * keep); `ts` and `keep` are the caller's buffers the strings are written into. */
+void intake_store_nonce_params(const struct intake_req *r, char ts[24], char keep[16],
+			       const char *ret[4]);
+
+/* ---- intake_store.c: batched execution ----
+ * Requests of the hot paths are not run one transaction each: the loop queues them, and a pool
+ * worker takes everything queued (up to a cap) as one batch: one transaction, libpq in
+ * pipeline mode, named statements prepared once per connection, and set-based statements
+ * (one per action for all its requests in the batch, parameters passed as arrays):
+ *   BEGIN; each action's `send` (statements that write nothing for a refused request); each
+ *   action's `recv`; for the requests that need it, `send2` (what needs phase-one results,
+ *   e.g. outbox rows carrying a generated id) and `recv2`; one outbox NOTIFY if any; COMMIT.
+ * Every request is answered after the COMMIT, so nothing is acknowledged before it is durable.
+ * When anything in the batch fails (an error, a unique-key race, a lost connection), the
+ * transaction is rolled back and each request runs `slow` instead: its ordinary transaction
+ * (intake_store_tx), so a batch never changes what a request answers. Two requests with the
+ * same signature nonce never share a batch. A batch of one is the no-contention case: a
+ * request is sent as soon as a batch slot is free. */
+
+/* A statement prepared on each connection the first time a batch needs it. */
+struct intake_stmt {
+	const char *name;
+	const char *sql;
+};
+
+struct intake_batch_item;
+
+/* The phase functions run on the pool worker with the contract of intake_req_pg's `work`,
+ * for the `n` requests of one action in the batch (in queue order). `send` and `send2` return
+ * the number of statements they queued (intake_store_send; each yields one result) or a
+ * negative error; `recv` and `recv2` read exactly those results (intake_store_result) and set
+ * each item's `rc` (0 answered, > 0 a business refusal, -EALREADY nonce used) and, in recv,
+ * `more` for the items that go on to phase two (send2/recv2 then get only those). A negative
+ * return fails the whole batch; `err` takes the reason. */
+struct intake_batch_ops {
+	const struct intake_stmt *const *stmts; /* NULL-terminated; every statement sent */
+	int (*send)(PGconn *c, struct intake_batch_item **it, size_t n, char *err, size_t errlen);
+	int (*recv)(PGconn *c, struct intake_batch_item **it, size_t n, char *err, size_t errlen);
+	int (*send2)(PGconn *c, struct intake_batch_item **it, size_t n, char *err, size_t errlen);
+	int (*recv2)(PGconn *c, struct intake_batch_item **it, size_t n, char *err, size_t errlen);
+	/* May be NULL. After the COMMIT, outside the transaction, for the items whose recv set
+	 * `post` (e.g. reading large immutable data a few requests at a time, so a batch does
+	 * not hold every request's photo at once). Sets each one's `rc`. */
+	int (*post)(PGconn *c, struct intake_batch_item **it, size_t n, char *err, size_t errlen);
+	/* One request in a transaction of its own: returns what the done callback expects. */
+	int (*slow)(PGconn *c, struct intake_req *r);
+	/* Loop thread, may be NULL: true when two requests of this action must not share a
+	 * set-based statement (e.g. the same idempotency key); the later one waits a batch. */
+	bool (*clash)(const struct intake_req *a, const struct intake_req *b);
+	bool notify; /* phase two writes outbox rows: NOTIFY the relay once for the batch */
+};
+
+/* Embedded in the action's state; the batcher's while the request is queued or running. */
+struct intake_batch_item {
+	struct intake_req *r;
+	const struct intake_batch_ops *ops;
+	void (*done)(struct intake_req *r, int rc);
+	int rc;
+	bool more, post;
+	struct intake_batch_item *next;
+};
+
+/* Queue `r` for a batch; `done` runs on the loop with the item's result (not when the request
+ * was answered meanwhile). 0, or negative after answering 503 itself. */
+int intake_req_batch(struct intake_req *r, struct intake_batch_item *it,
+		     const struct intake_batch_ops *ops,
+		     void (*done)(struct intake_req *r, int rc));
+/* Worker side: send a prepared statement (text results); read the next result. */
+int intake_store_send(PGconn *c, const struct intake_stmt *st, int n, const char *const *params,
+		      const int *lengths, const int *formats, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int intake_store_result(PGconn *c, PGresult **ret, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* A PostgreSQL array literal for an array parameter ({"a",NULL,"\\x00ff"}), grown on the
+ * heap. Elements are quoted and escaped, so any text is safe in it. */
+struct intake_arr {
+	char *buf;
+	size_t len, cap;
+	bool failed; /* an allocation failed, or over 256 MiB: intake_arr_end returns NULL */
+};
+void intake_arr_init(struct intake_arr *a);
+void intake_arr_text(struct intake_arr *a, const char *s);	      /* NULL: SQL NULL */
+void intake_arr_bytea(struct intake_arr *a, const void *b, size_t n); /* NULL b: SQL NULL */
+void intake_arr_int(struct intake_arr *a, long long v);
+/* The literal, owned by `a`; NULL after an allocation failure. */
+const char *intake_arr_end(struct intake_arr *a);
+void intake_arr_free(struct intake_arr *a);
 
 /* ---- intake_completed.c ---- */
 int intake_completed_start(struct intake *s) __attribute__((warn_unused_result));

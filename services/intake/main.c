@@ -17,6 +17,7 @@
 #include "common/service.h"
 #include "intake/intake_fetch.h"
 #include "intake/intake_server.h"
+#include "intake/intake_sync.h"
 #include "intake/intake_throttle.h"
 #include "intake/intake_work.h"
 
@@ -81,6 +82,21 @@ static const struct cfg_item intake_items[] = {
 	 offsetof(T, consumer_group), "Kafka consumer group for shiren.verify.completed.v1."},
 	{"SHIREN_INTAKE_STATS_TZ", CFG_STR, "Asia/Shanghai", 0, 0, false, false, NULL,
 	 offsetof(T, stats_tz), "Time zone of the days of DescribePageFaceVerifyData."},
+	ITEM_INT("SHIREN_INTAKE_SYNC_WAIT_MS", "2500", 100, 60000, sync_wait_ms,
+		 "Contrast/Liveness/CompareFaceVerify wait this long (from arrival) for the "
+		 "result, then answer Code 500 with the CertifyId (at most the request deadline "
+		 "less 100 ms)."),
+	ITEM_INT("SHIREN_INTAKE_FRAMES_MAX", "40", 1, 64, frames_max,
+		 "Frames one H5 capture may upload (POST /h5/<token>/frames)."),
+	ITEM_INT("SHIREN_INTAKE_FRAME_MAX_BYTES", "262144", 4096, 1048576, frame_max_bytes,
+		 "Largest uploaded frame, bytes."),
+	ITEM_INT("SHIREN_INTAKE_FRAME_MAX_SIDE", "1280", 64, 4096, frame_max_side,
+		 "Largest frame width or height, pixels."),
+	ITEM_INT("SHIREN_INTAKE_FRAMES_MAX_PIXELS", "24000000", 4096, 268435456, frames_max_pixels,
+		 "Pixels of all frames of one upload (keep at most SHIREN_LIVENESS_MAX_SEQUENCE_"
+		 "PIXELS)."),
+	ITEM_INT("SHIREN_INTAKE_CAPTURE_TIMEOUT_MS", "60000", 1000, 3600000, capture_timeout_ms,
+		 "Deadline of an uploaded capture's liveness job (then: a timeout result)."),
 };
 
 static const char *const intake_topics[] = {TOPIC_LIVENESS_JOBS, TOPIC_VERIFY_REQUESTED,
@@ -158,6 +174,7 @@ static void teardown(void *state)
 		intake_http_drain(s, s->cfg->svc.shutdown_timeout_ms);
 	consumer_stop(s->consumer);
 	pg_pool_free(s->pool);
+	intake_sync_stop(s); /* after the pool: its last looks are done */
 	intake_work_free(s->work);
 	if (s->purge_timer)
 		event_free(s->purge_timer);
@@ -217,7 +234,8 @@ static int setup(struct service *svc, void *cfgp, void **ret_state)
 	if (!s->throttle || !s->pool || !s->work || intake_auth_init(s) < 0)
 		goto fail;
 	if ((rc = service_add_ready_check(svc, "pg_pool", pool_ready, s->pool)) < 0 ||
-	    (rc = intake_store_start_purge(s)) < 0 || (rc = intake_completed_start(s)) < 0)
+	    (rc = intake_store_start_purge(s)) < 0 || (rc = intake_completed_start(s)) < 0 ||
+	    (rc = intake_sync_start(s)) < 0)
 		goto fail;
 	if ((rc = intake_http_start(s)) < 0) {
 		log_error(s->lg, "public listener cannot be started", LF_S("addr", c->listen_addr),

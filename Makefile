@@ -146,7 +146,7 @@ $(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
 
-.PHONY: all bins unit-bins itest-bins bench-bins fuzz-bins test unit unit-asan integration \
+.PHONY: docs-check all bins unit-bins itest-bins bench-bins fuzz-bins test unit unit-asan integration \
 	fuzz bench run up down install format format-check clean compose-check
 
 all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
@@ -200,6 +200,7 @@ test: install models
 	$(MAKE) -j$(JOBS) unit-asan
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) compose-check
+	tools/config-docs.sh --check $(O)
 	tests/run-integration.sh $(O)
 
 run: install models
@@ -211,6 +212,10 @@ format:
 	clang-format-14 -i $(FORMAT_FILES)
 format-check:
 	@clang-format-14 --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+# docs/deployment.md's configuration tables against the binaries (tools/config-docs.sh).
+docs-check: bins
+	tools/config-docs.sh --check $(O)
 
 clean:
 	rm -rf build

@@ -114,8 +114,8 @@ static int respond(struct liveness_engine *e, struct liveness_worker *w,
 		   const struct liveness_challenge *c, enum sy_flash kind, float lag,
 		   struct liveness_obs *o)
 {
-	struct liveness_rgb frames[MAXF];
-	int64_t t[MAXF];
+	struct liveness_rgb frames[MAXF] = {0};
+	int64_t t[MAXF] = {0};
 	int n = 0, rc = 0;
 
 	for (int ms = -267; ms <= c->flash_ms + 300 && n < MAXF && rc == 0; ms += 67, n++) {

@@ -1,10 +1,8 @@
 /* intake_sync_valid — the parameter rules of ContrastFaceVerify, LivenessFaceVerify and
  * CompareFaceVerify (API.md §3.3-3.5, §5.3; docs/api.md §5.6), their idempotency fingerprint,
  * and the NOTIFY payload that carries a result to the waiting request. Pure logic. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,48 +10,7 @@
 #include "common/crypto.h"
 #include "intake/intake_sync.h"
 
-#define CODE_MISSING "400"
-#define CODE_INVALID "401"
-#define SYNC_MODELS  "FRONT_CAMERA_LIVENESS|NO_LIVENESS"
-
-__attribute__((format(printf, 3, 4))) static int fail(struct intake_biz *b, const char *code,
-						      const char *fmt, ...)
-{
-	va_list ap;
-	b->code = code;
-	va_start(ap, fmt);
-	vsnprintf(b->message, sizeof(b->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int missing(struct intake_biz *b, const char *name)
-{
-	return fail(b, CODE_MISSING, "A required parameter is empty: %s.", name);
-}
-
-static int invalid(struct intake_biz *b, const char *name, const char *why)
-{
-	return fail(b, CODE_INVALID, "Invalid parameter %s: %s", name, why);
-}
-
-static const char *get(const struct intake_params *p, const char *name)
-{
-	const char *v = intake_params_get(p, name);
-	return v && *v ? v : NULL;
-}
-
-/* Printable text without control bytes, 1..max bytes. */
-static bool clean_text(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max)
-		return false;
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-		if (*c < 0x20 || *c == 0x7f)
-			return false;
-	return true;
-}
+#define SYNC_MODELS "FRONT_CAMERA_LIVENESS|NO_LIVENESS"
 
 static const struct {
 	enum intake_sync_action action;
@@ -83,8 +40,9 @@ static int image_input(const struct intake_params *p, const struct image_names *
 		       struct intake_sync_image *img, struct intake_biz *b)
 {
 	const struct intake_param *pic = intake_params_find(p, n->pic);
-	const char *url = get(p, n->url), *cid = get(p, n->cid);
-	const char *bucket = get(p, n->bucket), *object = get(p, n->object);
+	const char *url = intake_param_value(p, n->url), *cid = intake_param_value(p, n->cid);
+	const char *bucket = intake_param_value(p, n->bucket),
+		   *object = intake_param_value(p, n->object);
 	int methods = 0;
 	*img = (struct intake_sync_image){0};
 	if (pic && pic->value_len) {
@@ -111,93 +69,59 @@ static int image_input(const struct intake_params *p, const struct image_names *
 		methods++;
 	}
 	if (methods > 1)
-		return fail(b, "420",
-			    "More than one image input was given: send only one of %s, %s, %s, "
-			    "%s+%s.",
-			    n->pic, n->url, n->cid, n->bucket, n->object);
+		return intake_biz_fail(
+			b, "420",
+			"More than one image input was given: send only one of %s, %s, %s, "
+			"%s+%s.",
+			n->pic, n->url, n->cid, n->bucket, n->object);
 	if (methods == 0)
-		return fail(b, CODE_MISSING, "A required parameter is empty: %s (or %s, %s).",
-			    n->pic, n->url, n->cid);
+		return intake_biz_fail(b, "400", "A required parameter is empty: %s (or %s, %s).",
+				       n->pic, n->url, n->cid);
 	if (img->kind == INTAKE_REF_OSS) {
 		if (!bucket)
-			return missing(b, n->bucket);
+			return intake_biz_missing(b, n->bucket);
 		if (!object)
-			return missing(b, n->object);
-		return fail(
+			return intake_biz_missing(b, n->object);
+		return intake_biz_fail(
 			b, "410",
 			"OSS input is not available on this server: send the image as %s or %s.",
 			n->pic, n->url);
 	}
 	if (url && !intake_valid_http_url(url, 2048, true))
-		return invalid(b, n->url, "an http(s) URL, at most 2048 bytes.");
+		return intake_biz_invalid(b, n->url, "an http(s) URL, at most 2048 bytes.");
 	if (cid && !intake_valid_certify_id(cid))
-		return invalid(b, n->cid, "a CertifyId is 32 lower-case hex characters.");
+		return intake_biz_invalid(b, n->cid,
+					  "a CertifyId is 32 lower-case hex characters.");
 	return 0;
 }
 
 static int check_cert(const struct intake_params *p, time_t now, struct intake_sync_req *r,
 		      struct intake_biz *b)
 {
-	r->cert_type = get(p, "CertType") ? get(p, "CertType") : "IDENTITY_CARD";
-	r->cert_name = get(p, "CertName");
-	r->cert_no = get(p, "CertNo");
+	r->cert_type = intake_param_value(p, "CertType") ? intake_param_value(p, "CertType")
+							 : "IDENTITY_CARD";
+	r->cert_name = intake_param_value(p, "CertName");
+	r->cert_no = intake_param_value(p, "CertNo");
 	if (!intake_valid_enum(r->cert_type, "IDENTITY_CARD|PASSPORT"))
-		return invalid(b, "CertType", "expected IDENTITY_CARD or PASSPORT.");
+		return intake_biz_invalid(b, "CertType", "expected IDENTITY_CARD or PASSPORT.");
 	if (!r->cert_name)
-		return missing(b, "CertName");
+		return intake_biz_missing(b, "CertName");
 	if (!r->cert_no)
-		return missing(b, "CertNo");
-	bool ok = clean_text(r->cert_name, 192);
-	for (const char *c = r->cert_name; ok && *c; c++)
-		ok = !(*c >= '0' && *c <= '9');
-	if (!ok)
-		return invalid(
-			b, "CertName",
-			"a name is 1 to 64 characters without digits or control characters.");
-	if (strcmp(r->cert_type, "IDENTITY_CARD") == 0) {
-		int ymd;
-		const char *why;
-		if (intake_valid_id_card(r->cert_no, now, &ymd, &why) < 0)
-			return invalid(b, "CertNo", why);
-		if (intake_valid_age(ymd, now) < INTAKE_MIN_AGE)
-			return fail(b, "405", "The user is younger than %d.", INTAKE_MIN_AGE);
-	} else {
-		ok = strlen(r->cert_no) >= 5 && strlen(r->cert_no) <= 20;
-		for (const char *c = r->cert_no; ok && *c; c++)
-			ok = (*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z');
-		if (!ok)
-			return invalid(
-				b, "CertNo",
-				"a passport number is 5 to 20 upper-case letters or digits.");
-	}
-	return 0;
+		return intake_biz_missing(b, "CertNo");
+	return intake_valid_person(r->cert_type, r->cert_name, r->cert_no, now, b);
 }
 
 static int check_contact(const struct intake_params *p, struct intake_sync_req *r,
 			 struct intake_biz *b)
 {
-	r->device_token = get(p, "DeviceToken");
-	r->mobile = get(p, "Mobile");
-	r->ip = get(p, "Ip");
-	r->user_id = get(p, "UserId");
-	if (r->device_token && !clean_text(r->device_token, 512))
-		return invalid(b, "DeviceToken", "at most 512 bytes without control characters.");
-	if (r->mobile) {
-		const char *m = r->mobile + (r->mobile[0] == '+');
-		bool ok = strlen(m) >= 5 && strlen(m) <= 20;
-		for (const char *c = m; ok && *c; c++)
-			ok = *c >= '0' && *c <= '9';
-		if (!ok)
-			return invalid(b, "Mobile", "a phone number is 5 to 20 digits.");
-	}
-	if (r->ip) {
-		unsigned char buf[16];
-		if (inet_pton(AF_INET, r->ip, buf) != 1 && inet_pton(AF_INET6, r->ip, buf) != 1)
-			return invalid(b, "Ip", "not an IPv4 or IPv6 address.");
-	}
-	if (r->user_id && !clean_text(r->user_id, 128))
-		return invalid(b, "UserId", "at most 128 bytes without control characters.");
-	return 0;
+	r->device_token = intake_param_value(p, "DeviceToken");
+	r->mobile = intake_param_value(p, "Mobile");
+	r->ip = intake_param_value(p, "Ip");
+	r->user_id = intake_param_value(p, "UserId");
+	if (r->device_token && !intake_valid_text(r->device_token, 512))
+		return intake_biz_invalid(b, "DeviceToken",
+					  "at most 512 bytes without control characters.");
+	return intake_valid_contact(r->mobile, r->ip, r->user_id, b);
 }
 
 int intake_sync_valid(enum intake_sync_action action, const struct intake_params *p, time_t now,
@@ -214,16 +138,16 @@ int intake_sync_valid(enum intake_sync_action action, const struct intake_params
 			product = actions[i].product;
 		}
 	if (!product)
-		return fail(b, "500", "Unknown synchronous action.");
+		return intake_biz_fail(b, "500", "Unknown synchronous action.");
 	static const char *const required[] = {"SceneId", "OuterOrderNo", "ProductCode"};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (!get(p, required[i]))
-			return missing(b, required[i]);
-	r->outer_order_no = get(p, "OuterOrderNo");
-	r->product_code = get(p, "ProductCode");
-	r->model = get(p, "Model");
-	if (!intake_valid_pos_int(get(p, "SceneId"), &r->scene_id))
-		return invalid(b, "SceneId", "a positive decimal number.");
+		if (!intake_param_value(p, required[i]))
+			return intake_biz_missing(b, required[i]);
+	r->outer_order_no = intake_param_value(p, "OuterOrderNo");
+	r->product_code = intake_param_value(p, "ProductCode");
+	r->model = intake_param_value(p, "Model");
+	if (!intake_valid_pos_int(intake_param_value(p, "SceneId"), &r->scene_id))
+		return intake_biz_invalid(b, "SceneId", "a positive decimal number.");
 	size_t ol = strlen(r->outer_order_no);
 	bool ok = ol <= 32;
 	for (size_t i = 0; ok && i < ol; i++) {
@@ -232,30 +156,33 @@ int intake_sync_valid(enum intake_sync_action action, const struct intake_params
 		     c == '-' || c == '_';
 	}
 	if (!ok)
-		return invalid(b, "OuterOrderNo", "1 to 32 letters, digits, '-' or '_'.");
+		return intake_biz_invalid(b, "OuterOrderNo",
+					  "1 to 32 letters, digits, '-' or '_'.");
 	if (strcmp(r->product_code, product) != 0)
-		return fail(b, CODE_INVALID, "Invalid parameter ProductCode: %s takes %s.",
-			    r->action_name, product);
+		return intake_biz_fail(b, "401", "Invalid parameter ProductCode: %s takes %s.",
+				       r->action_name, product);
 	if (r->model && action != INTAKE_SYNC_COMPARE) {
 		if (!intake_valid_enum(r->model, SYNC_MODELS))
-			return invalid(b, "Model", "expected one of " SYNC_MODELS ".");
+			return intake_biz_invalid(b, "Model", "expected one of " SYNC_MODELS ".");
 		if (action == INTAKE_SYNC_LIVENESS && strcmp(r->model, "NO_LIVENESS") == 0)
-			return invalid(
+			return intake_biz_invalid(
 				b, "Model",
 				"LivenessFaceVerify is a liveness check: NO_LIVENESS makes it "
 				"empty.");
 	}
-	const char *crop = get(p, "Crop");
+	const char *crop = intake_param_value(p, "Crop");
 	if (crop && !intake_valid_enum(crop, "T|F"))
-		return invalid(b, "Crop", "expected T or F.");
-	const char *enc = get(p, "EncryptType");
+		return intake_biz_invalid(b, "Crop", "expected T or F.");
+	const char *enc = intake_param_value(p, "EncryptType");
 	if (enc)
-		return invalid(b, "EncryptType",
-			       "SM2-encrypted CertName/CertNo are not supported by this server; "
-			       "send them in clear over HTTPS.");
-	if (get(p, "FaceContrastFile"))
-		return invalid(b, "FaceContrastFile",
-			       "video verification is not supported by this server: send a photo.");
+		return intake_biz_invalid(
+			b, "EncryptType",
+			"SM2-encrypted CertName/CertNo are not supported by this server; "
+			"send them in clear over HTTPS.");
+	if (intake_param_value(p, "FaceContrastFile"))
+		return intake_biz_invalid(
+			b, "FaceContrastFile",
+			"video verification is not supported by this server: send a photo.");
 	if (action == INTAKE_SYNC_CONTRAST && (rc = check_cert(p, now, r, b)) < 0)
 		return rc;
 	if ((rc = check_contact(p, r, b)) < 0)
@@ -298,57 +225,14 @@ static const char *const sync_fields[] = {
 static const char *const sync_pictures[] = {"FaceContrastPicture", "SourceFaceContrastPicture",
 					    "TargetFaceContrastPicture"};
 
-struct fp_buf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int fp_add(struct fp_buf *f, const void *data, size_t n)
-{
-	if (f->len + 8 + n > f->cap) {
-		size_t nc = (f->len + 8 + n) * 2;
-		uint8_t *np = realloc(f->p, nc);
-		if (!np)
-			return -ENOMEM;
-		f->p = np;
-		f->cap = nc;
-	}
-	for (int i = 0; i < 8; i++)
-		f->p[f->len + (size_t)i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
-	memcpy(f->p + f->len + 8, data, n);
-	f->len += 8 + n;
-	return 0;
-}
-
 int intake_sync_fingerprint(enum intake_sync_action action, const struct intake_params *p,
 			    const uint8_t key[32], uint8_t ret[32])
 {
-	struct fp_buf f = {0};
 	char tag[32];
-	int n = snprintf(tag, sizeof(tag), "SyncFaceVerify/%d/v1", (int)action);
-	int rc = fp_add(&f, tag, (size_t)n);
-	for (size_t i = 0; rc == 0 && i < sizeof(sync_fields) / sizeof(sync_fields[0]); i++) {
-		const char *v = get(p, sync_fields[i]);
-		rc = fp_add(&f, sync_fields[i], strlen(sync_fields[i]));
-		if (rc == 0)
-			rc = v ? fp_add(&f, v, strlen(v)) : fp_add(&f, "\xff", 1);
-	}
-	for (size_t i = 0; rc == 0 && i < sizeof(sync_pictures) / sizeof(sync_pictures[0]); i++) {
-		const struct intake_param *pic = intake_params_find(p, sync_pictures[i]);
-		uint8_t digest[32] = {0};
-		rc = fp_add(&f, sync_pictures[i], strlen(sync_pictures[i]));
-		if (rc == 0 && pic && pic->value_len)
-			rc = crypto_hash(CRYPTO_HASH_SHA256, pic->value, pic->value_len, digest);
-		if (rc == 0)
-			rc = pic && pic->value_len ? fp_add(&f, digest, sizeof(digest))
-						   : fp_add(&f, "\xff", 1);
-	}
-	if (rc == 0)
-		rc = crypto_hmac(CRYPTO_HASH_SHA256, key, 32, f.p, f.len, ret);
-	if (f.p)
-		crypto_wipe(f.p, f.len);
-	free(f.p);
-	return rc;
+	snprintf(tag, sizeof(tag), "SyncFaceVerify/%d/v1", (int)action);
+	return intake_valid_fingerprint(tag, p, sync_fields,
+					sizeof(sync_fields) / sizeof(sync_fields[0]), sync_pictures,
+					sizeof(sync_pictures) / sizeof(sync_pictures[0]), key, ret);
 }
 
 /* ---- NOTIFY payload ---- */

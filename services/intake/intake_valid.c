@@ -15,8 +15,7 @@
 #define CODE_MISSING "400"
 #define CODE_INVALID "401"
 
-__attribute__((format(printf, 3, 4))) static int fail(struct intake_biz *b, const char *code,
-						      const char *fmt, ...)
+int intake_biz_fail(struct intake_biz *b, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	b->code = code;
@@ -26,19 +25,17 @@ __attribute__((format(printf, 3, 4))) static int fail(struct intake_biz *b, cons
 	return -EINVAL;
 }
 
-static int missing(struct intake_biz *b, const char *name)
+int intake_biz_missing(struct intake_biz *b, const char *name)
 {
-	return fail(b, CODE_MISSING, "A required parameter is empty: %s.", name);
+	return intake_biz_fail(b, CODE_MISSING, "A required parameter is empty: %s.", name);
 }
 
-static int invalid(struct intake_biz *b, const char *name, const char *why)
+int intake_biz_invalid(struct intake_biz *b, const char *name, const char *why)
 {
-	return fail(b, CODE_INVALID, "Invalid parameter %s: %s", name, why);
+	return intake_biz_fail(b, CODE_INVALID, "Invalid parameter %s: %s", name, why);
 }
 
-/* A parameter's value, or NULL when absent. An empty value counts as absent: the SDKs drop
- * unset fields, so "" only comes from hand-written requests and means "not given". */
-static const char *get(const struct intake_params *p, const char *name)
+const char *intake_param_value(const struct intake_params *p, const char *name)
 {
 	const char *v = intake_params_get(p, name);
 	return v && *v ? v : NULL;
@@ -190,7 +187,7 @@ bool intake_valid_certify_id(const char *s)
 	return true;
 }
 
-static bool clean_text(const char *s, size_t max_bytes)
+bool intake_valid_text(const char *s, size_t max_bytes)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > max_bytes)
@@ -281,69 +278,69 @@ static int check_enums(const struct intake_params *p, const struct enum_rule *ru
 		       struct intake_biz *b)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *v = get(p, rules[i].name);
+		const char *v = intake_param_value(p, rules[i].name);
 		if (v && !intake_valid_enum(v, rules[i].choices)) {
 			char why[160];
 			snprintf(why, sizeof(why), "expected one of %s.", rules[i].choices);
-			return invalid(b, rules[i].name, why);
+			return intake_biz_invalid(b, rules[i].name, why);
 		}
 	}
 	return 0;
 }
 
-static int check_cert(const struct intake_params *p, time_t now, struct intake_init_req *r,
-		      struct intake_biz *b)
+int intake_valid_person(const char *cert_type, const char *cert_name, const char *cert_no,
+			time_t now, struct intake_biz *b)
 {
-	if (r->cert_name) {
-		bool ok = clean_text(r->cert_name, 192);
-		for (const char *c = r->cert_name; ok && *c; c++)
+	if (cert_name) {
+		bool ok = intake_valid_text(cert_name, 192);
+		for (const char *c = cert_name; ok && *c; c++)
 			ok = !(*c >= '0' && *c <= '9');
 		if (!ok)
-			return invalid(b, "CertName",
-				       "a name is 1 to 64 characters without digits or control "
-				       "characters.");
+			return intake_biz_invalid(b, "CertName",
+						  "a name is 1 to 64 characters without digits or "
+						  "control characters.");
 	}
-	if (!r->cert_no)
+	if (!cert_no)
 		return 0;
-	if (strcmp(r->cert_type, "IDENTITY_CARD") == 0) {
+	if (strcmp(cert_type, "IDENTITY_CARD") == 0) {
 		int ymd;
 		const char *why;
-		if (intake_valid_id_card(r->cert_no, now, &ymd, &why) < 0)
-			return invalid(b, "CertNo", why);
+		if (intake_valid_id_card(cert_no, now, &ymd, &why) < 0)
+			return intake_biz_invalid(b, "CertNo", why);
 		if (intake_valid_age(ymd, now) < INTAKE_MIN_AGE)
-			return fail(b, "405", "The user is younger than %d.", INTAKE_MIN_AGE);
+			return intake_biz_fail(b, "405", "The user is younger than %d.",
+					       INTAKE_MIN_AGE);
 	} else {
-		bool ok = strlen(r->cert_no) >= 5 && strlen(r->cert_no) <= 20;
-		for (const char *c = r->cert_no; ok && *c; c++)
+		bool ok = strlen(cert_no) >= 5 && strlen(cert_no) <= 20;
+		for (const char *c = cert_no; ok && *c; c++)
 			ok = (*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z');
 		if (!ok)
-			return invalid(
+			return intake_biz_invalid(
 				b, "CertNo",
 				"a passport number is 5 to 20 upper-case letters or digits.");
 	}
 	return 0;
 }
 
-static int check_contact(const struct intake_params *p, struct intake_init_req *r,
+int intake_valid_contact(const char *mobile, const char *ip, const char *user_id,
 			 struct intake_biz *b)
 {
-	if (r->mobile) {
-		const char *m = r->mobile + (r->mobile[0] == '+');
+	if (mobile) {
+		const char *m = mobile + (mobile[0] == '+');
 		bool ok = strlen(m) >= 5 && strlen(m) <= 20;
 		for (const char *c = m; ok && *c; c++)
 			ok = *c >= '0' && *c <= '9';
 		if (!ok)
-			return invalid(b, "Mobile", "a phone number is 5 to 20 digits.");
+			return intake_biz_invalid(b, "Mobile", "a phone number is 5 to 20 digits.");
 	}
-	if (r->ip) {
+	if (ip) {
 		unsigned char buf[16];
-		if (inet_pton(AF_INET, r->ip, buf) != 1 && inet_pton(AF_INET6, r->ip, buf) != 1)
-			return invalid(b, "Ip", "not an IPv4 or IPv6 address.");
+		if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1)
+			return intake_biz_invalid(b, "Ip", "not an IPv4 or IPv6 address.");
 	}
-	if (r->user_id && !clean_text(r->user_id, 128))
-		return invalid(b, "UserId", "at most 128 bytes without control characters.");
-	if (r->auth_id && !clean_text(r->auth_id, 64))
-		return invalid(b, "AuthId", "at most 64 bytes without control characters.");
+	if (user_id && !intake_valid_text(user_id, 128))
+		return intake_biz_invalid(b, "UserId",
+					  "at most 128 bytes without control characters.");
 	return 0;
 }
 
@@ -352,17 +349,19 @@ static int check_urls(const struct intake_params *p, const struct intake_valid_o
 {
 	if (r->callback_url &&
 	    !intake_valid_http_url(r->callback_url, 1024, o->callback_allow_http))
-		return invalid(b, "CallbackUrl",
-			       o->callback_allow_http
-				       ? "an http(s) URL with a host, at most 1024 bytes."
-				       : "an https URL with a host, at most 1024 bytes.");
+		return intake_biz_invalid(
+			b, "CallbackUrl",
+			o->callback_allow_http ? "an http(s) URL with a host, at most 1024 bytes."
+					       : "an https URL with a host, at most 1024 bytes.");
 	if (r->callback_token && !printable_ascii(r->callback_token, 128))
-		return invalid(b, "CallbackToken", "1 to 128 printable ASCII characters.");
+		return intake_biz_invalid(b, "CallbackToken",
+					  "1 to 128 printable ASCII characters.");
 	if (r->return_url && !url_like(r->return_url, 1024))
-		return invalid(b, "ReturnUrl", "a URL of at most 1024 printable ASCII bytes.");
-	const char *ui = get(p, "UiCustomUrl");
+		return intake_biz_invalid(b, "ReturnUrl",
+					  "a URL of at most 1024 printable ASCII bytes.");
+	const char *ui = intake_param_value(p, "UiCustomUrl");
 	if (ui && !intake_valid_http_url(ui, 1024, true))
-		return invalid(b, "UiCustomUrl", "an http(s) URL, at most 1024 bytes.");
+		return intake_biz_invalid(b, "UiCustomUrl", "an http(s) URL, at most 1024 bytes.");
 	return 0;
 }
 
@@ -370,9 +369,10 @@ static int check_reference(const struct intake_params *p, struct intake_init_req
 			   struct intake_biz *b)
 {
 	const struct intake_param *pic = intake_params_find(p, "FaceContrastPicture");
-	const char *bucket = get(p, "OssBucketName"), *object = get(p, "OssObjectName");
-	r->picture_url = get(p, "FaceContrastPictureUrl");
-	r->ref_certify_id = get(p, "CertifyId");
+	const char *bucket = intake_param_value(p, "OssBucketName"),
+		   *object = intake_param_value(p, "OssObjectName");
+	r->picture_url = intake_param_value(p, "FaceContrastPictureUrl");
+	r->ref_certify_id = intake_param_value(p, "CertifyId");
 	int methods = 0;
 	if (pic && pic->value_len) {
 		r->picture = pic->value;
@@ -393,46 +393,50 @@ static int check_reference(const struct intake_params *p, struct intake_init_req
 		methods++;
 	}
 	if (methods > 1)
-		return fail(b, "420",
-			    "More than one image input was given: send only one of "
-			    "FaceContrastPicture, FaceContrastPictureUrl, CertifyId, "
-			    "OssBucketName+OssObjectName.");
+		return intake_biz_fail(b, "420",
+				       "More than one image input was given: send only one of "
+				       "FaceContrastPicture, FaceContrastPictureUrl, CertifyId, "
+				       "OssBucketName+OssObjectName.");
 	if (r->ref_kind == INTAKE_REF_OSS) {
 		if (!bucket)
-			return missing(b, "OssBucketName");
+			return intake_biz_missing(b, "OssBucketName");
 		if (!object)
-			return missing(b, "OssObjectName");
-		return fail(b, "410",
-			    "OSS input is not available on this server: send the image as "
-			    "FaceContrastPicture or FaceContrastPictureUrl.");
+			return intake_biz_missing(b, "OssObjectName");
+		return intake_biz_fail(
+			b, "410",
+			"OSS input is not available on this server: send the image as "
+			"FaceContrastPicture or FaceContrastPictureUrl.");
 	}
 	if (r->picture_url && !intake_valid_http_url(r->picture_url, 2048, true))
-		return invalid(b, "FaceContrastPictureUrl", "an http(s) URL, at most 2048 bytes.");
+		return intake_biz_invalid(b, "FaceContrastPictureUrl",
+					  "an http(s) URL, at most 2048 bytes.");
 	if (r->ref_certify_id && !intake_valid_certify_id(r->ref_certify_id))
-		return invalid(b, "CertifyId", "a CertifyId is 32 lower-case hex characters.");
+		return intake_biz_invalid(b, "CertifyId",
+					  "a CertifyId is 32 lower-case hex characters.");
 	if (strcmp(r->product_code, "PV_FV") == 0 && r->ref_kind == INTAKE_REF_NONE)
-		return fail(b, CODE_MISSING,
-			    "A required parameter is empty: ProductCode PV_FV compares against a "
-			    "reference photo (FaceContrastPicture, FaceContrastPictureUrl or "
-			    "CertifyId).");
+		return intake_biz_fail(
+			b, CODE_MISSING,
+			"A required parameter is empty: ProductCode PV_FV compares against a "
+			"reference photo (FaceContrastPicture, FaceContrastPictureUrl or "
+			"CertifyId).");
 	return 0;
 }
 
 static int check_misc(const struct intake_params *p, struct intake_biz *b)
 {
-	const char *mode = get(p, "Mode");
+	const char *mode = intake_param_value(p, "Mode");
 	static const char *const dates[] = {"Birthday", "ValidityDate"};
 	for (size_t i = 0; i < 2; i++) {
-		const char *d = get(p, dates[i]);
+		const char *d = intake_param_value(p, dates[i]);
 		if (d && !intake_valid_date(d, NULL))
-			return invalid(b, dates[i], "a date as yyyy-mm-dd.");
+			return intake_biz_invalid(b, dates[i], "a date as yyyy-mm-dd.");
 		if (!d && mode && strcmp(mode, "3") == 0)
-			return missing(b, dates[i]);
+			return intake_biz_missing(b, dates[i]);
 	}
-	const char *vcc = get(p, "VoluntaryCustomizedContent");
+	const char *vcc = intake_param_value(p, "VoluntaryCustomizedContent");
 	if (vcc && (strlen(vcc) > 2048 || !intake_json_valid(vcc, strlen(vcc), '[')))
-		return invalid(b, "VoluntaryCustomizedContent",
-			       "a JSON array of strings, at most 2048 bytes.");
+		return intake_biz_invalid(b, "VoluntaryCustomizedContent",
+					  "a JSON array of strings, at most 2048 bytes.");
 	return 0;
 }
 
@@ -450,28 +454,31 @@ int intake_valid_init(const struct intake_params *p, time_t now,
 	static const char *const required[] = {"SceneId", "OuterOrderNo", "ProductCode",
 					       "MetaInfo"};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (!get(p, required[i]))
-			return missing(b, required[i]);
-	scene = get(p, "SceneId");
-	r->outer_order_no = get(p, "OuterOrderNo");
-	r->product_code = get(p, "ProductCode");
-	r->meta_info = get(p, "MetaInfo");
-	r->model = get(p, "Model");
-	r->cert_type = get(p, "CertType") ? get(p, "CertType") : "IDENTITY_CARD";
-	r->cert_name = get(p, "CertName");
-	r->cert_no = get(p, "CertNo");
-	r->mobile = get(p, "Mobile");
-	r->ip = get(p, "Ip");
-	r->user_id = get(p, "UserId");
-	r->auth_id = get(p, "AuthId");
-	r->callback_url = get(p, "CallbackUrl");
-	r->callback_token = get(p, "CallbackToken");
-	r->return_url = get(p, "ReturnUrl");
-	r->certify_url_type = get(p, "CertifyUrlType");
-	r->certify_url_style = get(p, "CertifyUrlStyle") ? get(p, "CertifyUrlStyle") : "S";
+		if (!intake_param_value(p, required[i]))
+			return intake_biz_missing(b, required[i]);
+	scene = intake_param_value(p, "SceneId");
+	r->outer_order_no = intake_param_value(p, "OuterOrderNo");
+	r->product_code = intake_param_value(p, "ProductCode");
+	r->meta_info = intake_param_value(p, "MetaInfo");
+	r->model = intake_param_value(p, "Model");
+	r->cert_type = intake_param_value(p, "CertType") ? intake_param_value(p, "CertType")
+							 : "IDENTITY_CARD";
+	r->cert_name = intake_param_value(p, "CertName");
+	r->cert_no = intake_param_value(p, "CertNo");
+	r->mobile = intake_param_value(p, "Mobile");
+	r->ip = intake_param_value(p, "Ip");
+	r->user_id = intake_param_value(p, "UserId");
+	r->auth_id = intake_param_value(p, "AuthId");
+	r->callback_url = intake_param_value(p, "CallbackUrl");
+	r->callback_token = intake_param_value(p, "CallbackToken");
+	r->return_url = intake_param_value(p, "ReturnUrl");
+	r->certify_url_type = intake_param_value(p, "CertifyUrlType");
+	r->certify_url_style = intake_param_value(p, "CertifyUrlStyle")
+				       ? intake_param_value(p, "CertifyUrlStyle")
+				       : "S";
 
 	if (!intake_valid_pos_int(scene, &r->scene_id))
-		return invalid(b, "SceneId", "a positive decimal number.");
+		return intake_biz_invalid(b, "SceneId", "a positive decimal number.");
 	size_t ol = strlen(r->outer_order_no);
 	bool ok = ol <= 32;
 	for (size_t i = 0; ok && i < ol; i++) {
@@ -480,21 +487,23 @@ int intake_valid_init(const struct intake_params *p, time_t now,
 		     c == '-' || c == '_';
 	}
 	if (!ok)
-		return invalid(b, "OuterOrderNo", "1 to 32 letters, digits, '-' or '_'.");
+		return intake_biz_invalid(b, "OuterOrderNo",
+					  "1 to 32 letters, digits, '-' or '_'.");
 	if (!intake_valid_enum(r->product_code, INIT_PRODUCTS))
-		return invalid(b, "ProductCode", "expected one of " INIT_PRODUCTS ".");
+		return intake_biz_invalid(b, "ProductCode", "expected one of " INIT_PRODUCTS ".");
 	r->needs_authority =
 		strcmp(r->product_code, "ID_PRO") == 0 || strcmp(r->product_code, "ID_PLUS") == 0;
 	if ((rc = check_enums(p, init_enums, sizeof(init_enums) / sizeof(init_enums[0]), b)) < 0)
 		return rc;
 	if (strlen(r->meta_info) > 8192 ||
 	    !intake_json_valid(r->meta_info, strlen(r->meta_info), '{'))
-		return invalid(b, "MetaInfo",
-			       "the JSON object from the client SDK's getMetaInfo(), at most 8192 "
-			       "bytes.");
-	const char *enc = get(p, "EncryptType");
+		return intake_biz_invalid(
+			b, "MetaInfo",
+			"the JSON object from the client SDK's getMetaInfo(), at most 8192 "
+			"bytes.");
+	const char *enc = intake_param_value(p, "EncryptType");
 	if (enc)
-		return invalid(
+		return intake_biz_invalid(
 			b, "EncryptType",
 			strcmp(enc, "SM2") == 0
 				? "SM2-encrypted CertName/CertNo are not supported by this "
@@ -503,15 +512,20 @@ int intake_valid_init(const struct intake_params *p, time_t now,
 				  "support.");
 	if (r->needs_authority) {
 		if (!r->cert_name)
-			return missing(b, "CertName");
+			return intake_biz_missing(b, "CertName");
 		if (!r->cert_no)
-			return missing(b, "CertNo");
+			return intake_biz_missing(b, "CertNo");
 	}
 	if ((strcmp(r->product_code, "PV_FV") == 0 || strcmp(r->product_code, "LR_FR") == 0) &&
 	    !r->user_id)
-		return missing(b, "UserId");
-	if ((rc = check_cert(p, now, r, b)) < 0 || (rc = check_contact(p, r, b)) < 0 ||
-	    (rc = check_urls(p, opts, r, b)) < 0 || (rc = check_reference(p, r, b)) < 0 ||
+		return intake_biz_missing(b, "UserId");
+	if ((rc = intake_valid_person(r->cert_type, r->cert_name, r->cert_no, now, b)) < 0 ||
+	    (rc = intake_valid_contact(r->mobile, r->ip, r->user_id, b)) < 0)
+		return rc;
+	if (r->auth_id && !intake_valid_text(r->auth_id, 64))
+		return intake_biz_invalid(b, "AuthId",
+					  "at most 64 bytes without control characters.");
+	if ((rc = check_urls(p, opts, r, b)) < 0 || (rc = check_reference(p, r, b)) < 0 ||
 	    (rc = check_misc(p, b)) < 0)
 		return rc;
 	return 0;
@@ -523,18 +537,20 @@ int intake_valid_describe(const struct intake_params *p, struct intake_describe_
 			  struct intake_biz *b)
 {
 	*ret = (struct intake_describe_req){0};
-	const char *scene = get(p, "SceneId");
+	const char *scene = intake_param_value(p, "SceneId");
 	if (!scene)
-		return missing(b, "SceneId");
-	if (!(ret->certify_id = get(p, "CertifyId")))
-		return missing(b, "CertifyId");
+		return intake_biz_missing(b, "SceneId");
+	if (!(ret->certify_id = intake_param_value(p, "CertifyId")))
+		return intake_biz_missing(b, "CertifyId");
 	if (!intake_valid_pos_int(scene, &ret->scene_id))
-		return invalid(b, "SceneId", "a positive decimal number.");
+		return intake_biz_invalid(b, "SceneId", "a positive decimal number.");
 	if (!intake_valid_certify_id(ret->certify_id))
-		return fail(b, "406", "Invalid CertifyId: no verification has this CertifyId.");
-	const char *prt = get(p, "PictureReturnType");
+		return intake_biz_fail(b, "406",
+				       "Invalid CertifyId: no verification has this CertifyId.");
+	const char *prt = intake_param_value(p, "PictureReturnType");
 	if (prt && !intake_valid_enum(prt, "BASE64|JPG|URL"))
-		return invalid(b, "PictureReturnType", "expected one of BASE64|JPG|URL.");
+		return intake_biz_invalid(b, "PictureReturnType",
+					  "expected one of BASE64|JPG|URL.");
 	ret->want_picture = !prt || strcmp(prt, "URL") != 0;
 	return 0;
 }
@@ -543,13 +559,14 @@ int intake_valid_delete(const struct intake_params *p, struct intake_delete_req 
 			struct intake_biz *b)
 {
 	*ret = (struct intake_delete_req){0};
-	if (!(ret->certify_id = get(p, "CertifyId")))
-		return missing(b, "CertifyId");
+	if (!(ret->certify_id = intake_param_value(p, "CertifyId")))
+		return intake_biz_missing(b, "CertifyId");
 	if (!intake_valid_certify_id(ret->certify_id))
-		return fail(b, "406", "Invalid CertifyId: no verification has this CertifyId.");
-	const char *daq = get(p, "DeleteAfterQuery");
+		return intake_biz_fail(b, "406",
+				       "Invalid CertifyId: no verification has this CertifyId.");
+	const char *daq = intake_param_value(p, "DeleteAfterQuery");
 	if (daq && !intake_valid_enum(daq, "Y|N"))
-		return invalid(b, "DeleteAfterQuery", "expected Y or N.");
+		return intake_biz_invalid(b, "DeleteAfterQuery", "expected Y or N.");
 	ret->after_query = daq && strcmp(daq, "Y") == 0;
 	return 0;
 }
@@ -559,12 +576,12 @@ int intake_valid_delete(const struct intake_params *p, struct intake_delete_req 
 static int page_int(const struct intake_params *p, const char *name, int64_t def, int64_t max,
 		    int64_t *ret, struct intake_biz *b)
 {
-	const char *v = get(p, name);
+	const char *v = intake_param_value(p, name);
 	*ret = def;
 	if (v && (!intake_valid_pos_int(v, ret) || *ret > max)) {
 		char why[96];
 		snprintf(why, sizeof(why), "a whole number from 1 to %lld.", (long long)max);
-		return invalid(b, name, why);
+		return intake_biz_invalid(b, name, why);
 	}
 	return 0;
 }
@@ -573,29 +590,30 @@ int intake_valid_page(const struct intake_params *p, struct intake_page_req *ret
 		      struct intake_biz *b)
 {
 	*ret = (struct intake_page_req){0};
-	const char *start = get(p, "StartDate"), *end = get(p, "EndDate");
-	const char *scene = get(p, "SceneId");
+	const char *start = intake_param_value(p, "StartDate"),
+		   *end = intake_param_value(p, "EndDate");
+	const char *scene = intake_param_value(p, "SceneId");
 	long ds, de;
 	int rc;
 	if (!start)
-		return missing(b, "StartDate");
+		return intake_biz_missing(b, "StartDate");
 	if (!end)
-		return missing(b, "EndDate");
+		return intake_biz_missing(b, "EndDate");
 	if (!intake_valid_date(start, &ds))
-		return invalid(b, "StartDate", "a date as yyyy-mm-dd.");
+		return intake_biz_invalid(b, "StartDate", "a date as yyyy-mm-dd.");
 	if (!intake_valid_date(end, &de))
-		return invalid(b, "EndDate", "a date as yyyy-mm-dd.");
+		return intake_biz_invalid(b, "EndDate", "a date as yyyy-mm-dd.");
 	if (de < ds)
-		return invalid(b, "EndDate", "EndDate is before StartDate.");
+		return intake_biz_invalid(b, "EndDate", "EndDate is before StartDate.");
 	if (de - ds + 1 > INTAKE_PAGE_MAX_DAYS)
-		return invalid(b, "EndDate", "the range covers at most 90 days.");
+		return intake_biz_invalid(b, "EndDate", "the range covers at most 90 days.");
 	memcpy(ret->start_date, start, 11);
 	memcpy(ret->end_date, end, 11);
 	if (scene && !intake_valid_pos_int(scene, &ret->scene_id))
-		return invalid(b, "SceneId", "a positive decimal number.");
-	ret->product_code = get(p, "ProductCode");
+		return intake_biz_invalid(b, "SceneId", "a positive decimal number.");
+	ret->product_code = intake_param_value(p, "ProductCode");
 	if (ret->product_code && !intake_valid_enum(ret->product_code, ALL_PRODUCTS))
-		return invalid(b, "ProductCode", "expected one of " ALL_PRODUCTS ".");
+		return intake_biz_invalid(b, "ProductCode", "expected one of " ALL_PRODUCTS ".");
 	if ((rc = page_int(p, "CurrentPage", 1, 1000000, &ret->current_page, b)) < 0 ||
 	    (rc = page_int(p, "PageSize", 10, INTAKE_PAGE_MAX_SIZE, &ret->page_size, b)) < 0)
 		return rc;
@@ -664,9 +682,6 @@ struct fp_buf {
 
 static int fp_add(struct fp_buf *f, const void *data, size_t n)
 {
-	uint8_t hdr[8];
-	for (int i = 0; i < 8; i++)
-		hdr[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
 	if (f->len + 8 + n > f->cap) {
 		size_t nc = (f->len + 8 + n) * 2;
 		uint8_t *np = realloc(f->p, nc);
@@ -675,37 +690,50 @@ static int fp_add(struct fp_buf *f, const void *data, size_t n)
 		f->p = np;
 		f->cap = nc;
 	}
-	memcpy(f->p + f->len, hdr, 8);
+	for (int i = 0; i < 8; i++)
+		f->p[f->len + (size_t)i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
 	memcpy(f->p + f->len + 8, data, n);
 	f->len += 8 + n;
 	return 0;
 }
 
-int intake_valid_init_fingerprint(const struct intake_params *p, const uint8_t key[32],
-				  uint8_t ret[32])
+int intake_valid_fingerprint(const char *tag, const struct intake_params *p,
+			     const char *const *fields, size_t n_fields,
+			     const char *const *pictures, size_t n_pictures, const uint8_t key[32],
+			     uint8_t ret[32])
 {
 	struct fp_buf f = {0};
-	int rc = fp_add(&f, "InitFaceVerify/v1", 17);
-	for (size_t i = 0; rc == 0 && i < sizeof(init_fields) / sizeof(init_fields[0]); i++) {
-		const char *v = get(p, init_fields[i]);
-		rc = fp_add(&f, init_fields[i], strlen(init_fields[i]));
+	int rc = fp_add(&f, tag, strlen(tag));
+	for (size_t i = 0; rc == 0 && i < n_fields; i++) {
+		const char *v = intake_param_value(p, fields[i]);
+		rc = fp_add(&f, fields[i], strlen(fields[i]));
 		if (rc == 0)
 			rc = v ? fp_add(&f, v, strlen(v)) : fp_add(&f, "\xff", 1);
 	}
-	/* The picture enters as its digest: the MAC input stays small. */
-	const struct intake_param *pic = intake_params_find(p, "FaceContrastPicture");
-	uint8_t digest[32] = {0};
-	if (rc == 0 && pic && pic->value_len)
-		rc = crypto_hash(CRYPTO_HASH_SHA256, pic->value, pic->value_len, digest);
-	if (rc == 0)
-		rc = fp_add(&f, "FaceContrastPicture", 19);
-	if (rc == 0)
-		rc = pic && pic->value_len ? fp_add(&f, digest, sizeof(digest))
-					   : fp_add(&f, "\xff", 1);
+	/* A picture enters as its digest: the MAC input stays small. */
+	for (size_t i = 0; rc == 0 && i < n_pictures; i++) {
+		const struct intake_param *pic = intake_params_find(p, pictures[i]);
+		uint8_t digest[32] = {0};
+		rc = fp_add(&f, pictures[i], strlen(pictures[i]));
+		if (rc == 0 && pic && pic->value_len)
+			rc = crypto_hash(CRYPTO_HASH_SHA256, pic->value, pic->value_len, digest);
+		if (rc == 0)
+			rc = pic && pic->value_len ? fp_add(&f, digest, sizeof(digest))
+						   : fp_add(&f, "\xff", 1);
+	}
 	if (rc == 0)
 		rc = crypto_hmac(CRYPTO_HASH_SHA256, key, 32, f.p, f.len, ret);
 	if (f.p)
 		crypto_wipe(f.p, f.len);
 	free(f.p);
 	return rc;
+}
+
+int intake_valid_init_fingerprint(const struct intake_params *p, const uint8_t key[32],
+				  uint8_t ret[32])
+{
+	static const char *const pictures[] = {"FaceContrastPicture"};
+	return intake_valid_fingerprint("InitFaceVerify/v1", p, init_fields,
+					sizeof(init_fields) / sizeof(init_fields[0]), pictures, 1,
+					key, ret);
 }

@@ -117,6 +117,36 @@ bool intake_valid_certify_id(const char *s);
 int intake_valid_init_fingerprint(const struct intake_params *p, const uint8_t key[32],
 				  uint8_t ret[32]) __attribute__((warn_unused_result));
 
+/* Keyed fingerprint of any action's request: HMAC-SHA256 under `key` over `tag`, then each of
+ * `fields` by name and value (absent: a 0xff marker), then each of `pictures` by name and the
+ * SHA-256 of its value, everything length-prefixed. The InitFaceVerify one above and the
+ * synchronous actions' (intake_sync_valid.c) are this with their own lists. */
+int intake_valid_fingerprint(const char *tag, const struct intake_params *p,
+			     const char *const *fields, size_t n_fields,
+			     const char *const *pictures, size_t n_pictures, const uint8_t key[32],
+			     uint8_t ret[32]) __attribute__((warn_unused_result));
+
+/* The building blocks of every action's checks: a business refusal with its Code and Message
+ * (they return -EINVAL), Code 400 for an empty required field, Code 401 for a bad one. */
+__attribute__((format(printf, 3, 4))) int intake_biz_fail(struct intake_biz *b, const char *code,
+							  const char *fmt, ...);
+int intake_biz_missing(struct intake_biz *b, const char *name);
+int intake_biz_invalid(struct intake_biz *b, const char *name, const char *why);
+/* A parameter's value, or NULL when absent. An empty value counts as absent: the SDKs drop
+ * unset fields, so "" only comes from hand-written requests and means "not given". */
+const char *intake_param_value(const struct intake_params *p, const char *name);
+/* Text of 1..max bytes without control characters. */
+bool intake_valid_text(const char *s, size_t max);
+/* CertName (when given: 1..64 characters without digits) and CertNo (when given: a mainland
+ * ID card number of someone at least INTAKE_MIN_AGE (else Code 405), or for other types a
+ * passport-style number). */
+int intake_valid_person(const char *cert_type, const char *cert_name, const char *cert_no,
+			time_t now, struct intake_biz *b) __attribute__((warn_unused_result));
+/* Mobile (5..20 digits, optional '+'), Ip (IPv4 or IPv6), UserId (1..128 bytes of text), each
+ * when given. */
+int intake_valid_contact(const char *mobile, const char *ip, const char *user_id,
+			 struct intake_biz *b) __attribute__((warn_unused_result));
+
 /* Product code name -> shiren.v1.Product value (0 when unknown). */
 int intake_valid_product_value(const char *code);
 

@@ -137,6 +137,40 @@ static void sleep_ms(long ms)
 		;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int pg_bytea_decode(const char *text, size_t n, uint8_t **ret, size_t *ret_len)
+{
+	*ret = NULL;
+	*ret_len = 0;
+	if (n < 2 || text[0] != '\\' || text[1] != 'x' || n % 2)
+		return -EBADMSG;
+	size_t len = (n - 2) / 2;
+	uint8_t *out = malloc(len ? len : 1);
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		int hi = hexval(text[2 + 2 * i]), lo = hexval(text[3 + 2 * i]);
+		if (hi < 0 || lo < 0) {
+			free(out);
+			return -EBADMSG;
+		}
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*ret = out;
+	*ret_len = len;
+	return 0;
+}
+
 static void pool_drain_done(struct pg_pool *p)
 {
 	pthread_mutex_lock(&p->mu);

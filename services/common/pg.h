@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct log;
@@ -38,6 +39,12 @@ void pg_rollback(PGconn *c);
 void pg_err_sqlstate(const char *err, char out[6]);
 /* True for errors worth retrying: serialization failure, deadlock, connection loss. */
 bool pg_err_retryable(int rc, const char *err);
+
+/* A bytea column in text (hex) format, "\\x0aff...", of `n` characters: the bytes on the heap
+ * in *ret (the caller frees them; 1 byte allocated for an empty value). -EBADMSG for anything
+ * else, -ENOMEM. */
+int pg_bytea_decode(const char *text, size_t n, uint8_t **ret, size_t *ret_len)
+	__attribute__((warn_unused_result));
 
 /* ---- pool ---- */
 struct pg_pool;

@@ -744,39 +744,9 @@ int intake_store_open(const struct intake *s, const char *aad, const uint8_t *in
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int intake_store_bytea(const char *text, uint8_t **ret, size_t *ret_len)
 {
-	*ret = NULL;
-	*ret_len = 0;
-	size_t n = strlen(text);
-	if (n < 2 || text[0] != '\\' || text[1] != 'x' || n % 2)
-		return -EBADMSG;
-	size_t len = (n - 2) / 2;
-	uint8_t *out = malloc(len ? len : 1);
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(text[2 + 2 * i]), lo = hexval(text[3 + 2 * i]);
-		if (hi < 0 || lo < 0) {
-			free(out);
-			return -EBADMSG;
-		}
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*ret = out;
-	*ret_len = len;
-	return 0;
+	return pg_bytea_decode(text, strlen(text), ret, ret_len);
 }
 
 /* ---- nonce purge ---- */

@@ -15,46 +15,13 @@ static const char SQL_PHOTOS[] =
 	"SELECT p.id, p.data_enc FROM photos p JOIN verifications v ON v.id = p.verification_id "
 	"WHERE p.id = ANY($1::bigint[]) AND v.tenant_id = $2::uuid";
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* bytea text output ("\x...") to bytes; -EBADMSG or -ENOMEM. */
-static int bytea_decode(const char *text, size_t n, uint8_t **ret, size_t *ret_len)
-{
-	if (n < 2 || text[0] != '\\' || text[1] != 'x' || n % 2)
-		return -EBADMSG;
-	size_t len = (n - 2) / 2;
-	uint8_t *out = malloc(len ? len : 1);
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(text[2 + 2 * i]), lo = hexval(text[3 + 2 * i]);
-		if (hi < 0 || lo < 0) {
-			free(out);
-			return -EBADMSG;
-		}
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*ret = out;
-	*ret_len = len;
-	return 0;
-}
-
 /* Opens one sealed photo into img. Errors other than -ENOMEM become img->load_err. */
 static int open_photo(const struct lsvc *s, struct lsvc_image *img, const char *hex, size_t n)
 {
 	uint8_t *sealed = NULL;
 	size_t sealed_len = 0;
 	char aad[48];
-	int rc = bytea_decode(hex, n, &sealed, &sealed_len);
+	int rc = pg_bytea_decode(hex, n, &sealed, &sealed_len);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0 || sealed_len < CRYPTO_SEAL_OVERHEAD) {

@@ -215,6 +215,13 @@ out:
 	return rc;
 }
 
+void kafka_warm(rd_kafka_t *rk, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_metadata_destroy(md);
+}
+
 bool kafka_broker_up(rd_kafka_t *rk, int timeout_ms)
 {
 	const struct rd_kafka_metadata *md = NULL;

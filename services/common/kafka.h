@@ -46,6 +46,9 @@ int kafka_topics_ensure(rd_kafka_t *rk, const char *const *topics, size_t n, int
 
 /* True when the client currently knows at least one broker that is up. Blocking up to
  * timeout_ms (a metadata request). */
+/* Fetch the metadata of every topic into the client's cache (best effort, waits at most
+ * `timeout_ms`), so its first message to a topic does not wait for a lookup. */
+void kafka_warm(rd_kafka_t *rk, int timeout_ms);
 bool kafka_broker_up(rd_kafka_t *rk, int timeout_ms);
 
 #endif

@@ -276,6 +276,10 @@ static void *relay_main(void *arg)
 			backoff = 200;
 			standby_logged = false;
 			log_info(r->lg, "outbox relay active", LF_S("source", r->source), LOG_END);
+			/* Load every topic's metadata now: otherwise the first message to each
+			 * topic waits for a lookup and the leader connection (measured: ~1 s
+			 * per hop, 2.4 s for the first synchronous API call after a start). */
+			kafka_warm(r->rk, 2000);
 		}
 		atomic_store(&r->ready, true);
 		int n = relay_round(r, err, sizeof(err));

@@ -273,3 +273,26 @@ def test_latency_under_the_sdk_timeout(stack, images):
     ms = sorted(lines[i] for i in ids)
     print("compare latency ms (server): p50 %.1f max %.1f" % (ms[len(ms) // 2], ms[-1]))
     assert ms[-1] < 1500, ms
+
+
+def test_first_call_after_a_start_is_quick(bins, migrated_env, images):
+    """The first synchronous call after intake and liveness start (the deploy case): each
+    relay's producer loads the cluster's metadata when it becomes active, so its first
+    message does not wait for a topic lookup and a leader connection (measured before: 2.4 s
+    of the SDK's 3 s, in two ~1 s steps; after: ~0.35 s)."""
+    env = migrated_env
+    tenant = Tenant(bins, env, scenes=(("PV_FC", "FRONT_CAMERA_LIVENESS"),))
+    intake = Intake(bins, env, SHIREN_INTAKE_THROTTLE_QPS=0)
+    live = Liveness(bins, env, SHIREN_LIVENESS_WORKERS=1)
+    try:
+        body = {"SceneId": str(tenant.scenes["PV_FC"]), "OuterOrderNo": uuid.uuid4().hex[:24],
+                "ProductCode": "PV_FC", "SourceFaceContrastPicture": b64(images["astro"]),
+                "TargetFaceContrastPicture": b64(images["astro_q40"])}
+        t0 = time.time()
+        j = Client(intake.addr, *tenant.key).rpc("CompareFaceVerify", body).json()
+        elapsed = time.time() - t0
+        assert j["Code"] == "200" and j["ResultObject"]["Passed"] == "T", j
+        assert elapsed < 1.5, elapsed
+    finally:
+        assert live.stop() == 0
+        assert intake.stop() == 0

@@ -28,8 +28,8 @@ static void test_bytea_valid(void)
 
 static void test_bytea_refused(void)
 {
-	static const char *const bad[] = {"", "\\", "x00", "\\y00", "\\x0", "\\x0g", "\\xg0",
-					  "00ff", "\\x00 f"};
+	static const char *const bad[] = {"",	   "\\",    "x00",  "\\y00",  "\\x0",
+					  "\\x0g", "\\xg0", "00ff", "\\x00 f"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t *out = (uint8_t *)"sentinel";
 		size_t len = 7;

@@ -26,9 +26,11 @@
 #define LOCK_CLASS 0x4c56 /* "LV": advisory lock keys (LOCK_CLASS + id>>32, id) */
 #define DETAIL_MAX LSVC_DETAIL_MAX
 
-/* The next queued jobs, synchronous first; a worker tries their locks in order. */
+/* The next queued jobs, synchronous first, a page of CANDIDATES at a time; a worker tries
+ * their locks in order. A job being computed stays queued (and locked) until its result is
+ * stored, so a page can be all busy jobs: the worker then reads the next page. */
 static const char SQL_CANDIDATES[] = "SELECT id FROM liveness_jobs WHERE state = 'queued' "
-				     "ORDER BY synchronous DESC, id LIMIT 32";
+				     "ORDER BY synchronous DESC, id LIMIT 32 OFFSET $1::int";
 static const char SQL_LOCK[] = "SELECT pg_try_advisory_lock($1::int, $2::int)";
 static const char SQL_UNLOCK[] = "SELECT pg_advisory_unlock($1::int, $2::int)";
 static const char SQL_CLAIM[] =
@@ -146,9 +148,13 @@ static int job_from_row(PGresult *res, int64_t id, struct lsvc_job *j)
  * negative error (connection lost). */
 static int claim(struct worker *w, struct lsvc_job *j)
 {
-	char err[512], k1[16], k2[16], idt[24];
+	char err[512], k1[16], k2[16], idt[24], off[16];
 	PGresult *cand = NULL, *res = NULL;
-	int rc = pg_exec(w->pg, SQL_CANDIDATES, 0, NULL, &cand, err, sizeof(err));
+	int rc = 0, page = 0;
+next_page:
+	snprintf(off, sizeof(off), "%d", page * CANDIDATES);
+	const char *op[1] = {off};
+	rc = pg_exec(w->pg, SQL_CANDIDATES, 1, op, &cand, err, sizeof(err));
 	if (rc < 0)
 		goto fail;
 	for (int i = 0; i < PQntuples(cand); i++) {
@@ -172,6 +178,10 @@ static int claim(struct worker *w, struct lsvc_job *j)
 			rc = job_from_row(res, id, j);
 			PQclear(res);
 			PQclear(cand);
+			if (rc == -ENOMEM) { /* not the job's fault: leave it to a later claim */
+				unlock(w, id);
+				return w->pg ? 0 : -ECONNRESET;
+			}
 			if (rc < 0) { /* stored payload was checked when queued */
 				log_error(w->pool->s->lg, "stored job does not parse",
 					  LF_I("job", id), LOG_END);
@@ -181,10 +191,18 @@ static int claim(struct worker *w, struct lsvc_job *j)
 		PQclear(res);
 		res = NULL;
 		unlock(w, id); /* done by another worker in between */
-		if (!w->pg)
+		if (!w->pg) {
+			PQclear(cand);
 			return -ECONNRESET;
+		}
 	}
+	bool full = PQntuples(cand) == CANDIDATES;
 	PQclear(cand);
+	cand = NULL;
+	if (full && page < 1000) { /* every job of this page is taken: look further */
+		page++;
+		goto next_page;
+	}
 	return 0;
 fail:
 	PQclear(res);

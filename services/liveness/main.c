@@ -148,10 +148,18 @@ static void teardown(void *state)
 		return;
 	lsvc_queue_stop(s);
 	lsvc_pool_stop(s, s->cfg->svc.shutdown_timeout_ms / 2);
-	if (!s->pool) { /* no thread uses the engine any more */
-		liveness_engine_free(s->cfg->engine);
-		s->cfg->engine = NULL;
+	if (s->pool) {
+		/* A worker is still computing and uses this state, the engine, the metrics and
+		 * the log, which the runtime frees after us: end the process here. Its job is
+		 * not lost: the advisory lock goes with the connection and the job is redone;
+		 * outbox rows already committed are published by the next relay. */
+		log_warn(s->lg, "exiting with a job still running; it will be redone", LOG_END);
+		crypto_wipe(s->master, sizeof(s->master));
+		fflush(NULL);
+		_exit(0);
 	}
+	liveness_engine_free(s->cfg->engine);
+	s->cfg->engine = NULL;
 	crypto_wipe(s->master, sizeof(s->master));
 	free(s);
 }

@@ -223,3 +223,35 @@ def test_missing_model_exits_78(bins, migrated_env, tmp_path):
         (tmp_path / f).write_bytes(b"x" * 64)
     p = run([liveness_bin(bins)], env, check=False, timeout=30)
     assert p.returncode == 78 and "do not load" in p.stdout
+
+
+def test_workers_look_past_busy_jobs(bins, svc):
+    """A job being computed stays queued and locked until its result is stored; a worker that
+    finds a whole page of them (32) must look at the next page. Here 40 synchronous queued
+    jobs (which sort first) are held by another session's locks, as 40 busy workers of other
+    processes would hold them; a new job must still be taken and done."""
+    env, tenant, intake, live = svc
+    astro = registry_image("astronaut").read_bytes()
+    a_id, a_photo = stored_photo(env, tenant, intake, astro)
+    b_id, b_photo = stored_photo(env, tenant, intake, astro)
+    holder = psycopg.connect(env["SHIREN_PG_DSN"], autocommit=True)
+    try:
+        ids = [holder.execute(
+            "INSERT INTO liveness_jobs (certify_id, action, tenant_id, message_id, synchronous, "
+            "deadline_ms, payload) VALUES (%s, 'CompareFaceVerify', %s, %s, true, %s, '\\x00') "
+            "RETURNING id", (uuid.uuid4().hex, tenant.id, str(uuid.uuid4()),
+                             int(time.time() * 1000) + 600_000)).fetchone()[0]
+            for _ in range(40)]
+        for i in ids:  # lsvc_pool.c's keys: (0x4c56 + high 32 bits, low 32 bits)
+            assert holder.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                                  (0x4C56 + (i >> 32), i & 0x7FFFFFFF)).fetchone()[0]
+        job = liveness_job(a_id, tenant.id, "CompareFaceVerify", "PV_FC",
+                           tenant.scenes["PV_FV"], [(a_photo, "reference", 0),
+                                                    (b_photo, "face", 0)])
+        publish(env["SHIREN_KAFKA_BROKERS"], TOPIC_JOBS, a_id, job)
+        code, passed, *_ = wait_result(env, a_id, timeout=20)
+        assert (code, passed) == ("200", True)
+        assert holder.execute("SELECT count(*) FROM liveness_jobs WHERE id = ANY(%s) AND "
+                              "state = 'queued' AND attempts = 0", (ids,)).fetchone()[0] == 40
+    finally:
+        holder.close()

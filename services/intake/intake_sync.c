@@ -29,15 +29,23 @@ static int64_t wait_ms(const struct intake *s)
 	return w < cap ? w : cap > 0 ? cap : 0;
 }
 
-static void state_free(void *p)
+/* The request's images, once stored (or not needed): a parked request keeps only its state. */
+static void images_free(struct intake_sync_state *st)
 {
-	struct intake_sync_state *st = p;
 	for (int i = 0; i < 2; i++) {
 		if (st->img[i].bytes) {
 			crypto_wipe(st->img[i].bytes, st->img[i].len);
 			free(st->img[i].bytes);
+			st->img[i].bytes = NULL;
+			st->img[i].len = 0;
 		}
 	}
+}
+
+static void state_free(void *p)
+{
+	struct intake_sync_state *st = p;
+	images_free(st);
 	free(st);
 }
 
@@ -253,9 +261,12 @@ static void tx_done(struct intake_req *r, int rc)
 		reply_result(r, &st->res);
 		return;
 	}
+	images_free(st); /* sealed in PostgreSQL now; up to 2 MiB less per parked request */
 	int64_t t0 = (int64_t)r->t0.tv_sec * 1000 + r->t0.tv_nsec / 1000000;
 	if (intake_sync_wait(r, st->out_certify_id, t0 + wait_ms(r->srv), wait_done) < 0)
 		intake_reply_failure(r, -ENOMEM);
+	else if (st->reused)
+		intake_sync_recheck(r, st->out_certify_id);
 }
 
 static int tx_work(PGconn *c, struct intake_req *r)

@@ -117,6 +117,11 @@ int intake_sync_wait(struct intake_req *r, const char *certify_id, int64_t deadl
 		     void (*done)(struct intake_req *r, const struct intake_sync_result *res))
 	__attribute__((warn_unused_result));
 
+/* One more look in PostgreSQL right after parking, for a retried call that found no result in
+ * its transaction: a completion applied between that read and the parking would otherwise
+ * wake nobody and be found only by the last look at the deadline. Best effort. */
+void intake_sync_recheck(struct intake_req *r, const char *certify_id);
+
 /* Reads the stored result of (certify_id, action) from liveness_results, for a retried call
  * and the last look of a timed-out wait. 1 found, 0 none yet, or a negative pg error. Worker
  * side (pool connection). */

@@ -480,39 +480,18 @@ static int blocked_check(PGconn *c, struct intake_req *r, struct init_state *st)
 static int reference_by_certify_id(PGconn *c, struct intake_req *r, struct init_state *st,
 				   const char *vid)
 {
-	char keep[24], msg[256];
-	PGresult *res = NULL;
-	snprintf(keep, sizeof(keep), "%lld", (long long)r->srv->cfg->photo_retention_s);
-	const char *p[3] = {st->q.ref_certify_id, r->tenant_id, keep};
-	int rc = intake_store_exec(
-		c, r,
-		"SELECT v.passed, v.face_photo_id, p.data_enc IS NOT NULL AND p.created_at > "
-		"now() - make_interval(secs => $3::bigint) FROM verifications v "
-		"LEFT JOIN photos p ON p.id = v.face_photo_id "
-		"WHERE v.certify_id = $1 AND v.tenant_id = $2::uuid",
-		3, p, &res);
+	struct intake_biz b;
+	int64_t id = 0;
+	int rc = intake_store_passed_photo(c, r, st->q.ref_certify_id, "reference", &id, &b);
+	if (rc > 0)
+		return biz(st, b.code, b.message);
 	if (rc < 0)
-		goto out;
-	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		rc = biz(st, "423",
-			 "The CertifyId given as reference has not passed verification (state T is "
-			 "required).");
-		goto out;
-	}
-	if (PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
-		snprintf(msg, sizeof(msg),
-			 "The face photo of the reference CertifyId is no longer available (photos "
-			 "are kept %lld hours).",
-			 (long long)r->srv->cfg->photo_retention_s / 3600);
-		rc = biz(st, "419", msg);
-		goto out;
-	}
-	const char *u[2] = {PQgetvalue(res, 0, 1), vid};
-	rc = intake_store_exec(c, r, "UPDATE verifications SET ref_photo_id = $1 WHERE id = $2", 2,
-			       u, NULL);
-out:
-	PQclear(res);
-	return rc;
+		return rc;
+	char idt[24];
+	snprintf(idt, sizeof(idt), "%lld", (long long)id);
+	const char *u[2] = {idt, vid};
+	return intake_store_exec(c, r, "UPDATE verifications SET ref_photo_id = $1 WHERE id = $2",
+				 2, u, NULL);
 }
 
 /* The reference photo as stored in row `id`: sealed (AAD photos:<id>), its SHA-256 and the

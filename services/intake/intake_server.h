@@ -229,6 +229,13 @@ int intake_store_seal(const struct intake *s, const char *aad, const void *in, s
 /* Open a sealed blob: heap plaintext (NUL-terminated for convenience) into *ret. */
 int intake_store_open(const struct intake *s, const char *aad, const uint8_t *in, size_t len,
 		      uint8_t **ret, size_t *ret_len) __attribute__((warn_unused_result));
+/* The face photo of an earlier verification of this tenant, to serve as a reference (API.md:
+ * the CertifyId must have passed): 0 with the photo id in *ret; 1 with Code 423 (unknown or not
+ * passed) or 419 (its photo no longer kept) in *biz, the message naming the parameter as
+ * `param`; or a negative PostgreSQL error. Worker side, inside the request's transaction. */
+int intake_store_passed_photo(PGconn *c, struct intake_req *r, const char *certify_id,
+			      const char *param, int64_t *ret, struct intake_biz *biz)
+	__attribute__((warn_unused_result));
 /* Decode a bytea column in text (hex) format: heap bytes into *ret. */
 int intake_store_bytea(const char *text, uint8_t **ret, size_t *ret_len)
 	__attribute__((warn_unused_result));

@@ -744,6 +744,46 @@ int intake_store_open(const struct intake *s, const char *aad, const uint8_t *in
 	return 0;
 }
 
+int intake_store_passed_photo(PGconn *c, struct intake_req *r, const char *certify_id,
+			      const char *param, int64_t *ret, struct intake_biz *biz)
+{
+	char keep[24];
+	PGresult *res = NULL;
+	long long kept_s = (long long)r->srv->cfg->photo_retention_s;
+	snprintf(keep, sizeof(keep), "%lld", kept_s);
+	const char *p[3] = {certify_id, r->tenant_id, keep};
+	int rc = intake_store_exec(
+		c, r,
+		"SELECT v.passed, v.face_photo_id, p.data_enc IS NOT NULL AND p.created_at > "
+		"now() - make_interval(secs => $3::bigint) FROM verifications v "
+		"LEFT JOIN photos p ON p.id = v.face_photo_id "
+		"WHERE v.certify_id = $1 AND v.tenant_id = $2::uuid",
+		3, p, &res);
+	if (rc < 0) {
+		PQclear(res);
+		return rc;
+	}
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		biz->code = "423";
+		snprintf(biz->message, sizeof(biz->message),
+			 "The CertifyId given as %s has not passed verification (state T is "
+			 "required).",
+			 param);
+		rc = 1;
+	} else if (PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
+		biz->code = "419";
+		snprintf(biz->message, sizeof(biz->message),
+			 "The face photo of the CertifyId given as %s is no longer available "
+			 "(photos are kept %lld hours).",
+			 param, kept_s / 3600);
+		rc = 1;
+	} else {
+		*ret = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	}
+	PQclear(res);
+	return rc;
+}
+
 int intake_store_bytea(const char *text, uint8_t **ret, size_t *ret_len)
 {
 	return pg_bytea_decode(text, strlen(text), ret, ret_len);

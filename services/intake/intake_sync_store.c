@@ -220,43 +220,17 @@ static int blocked_check(PGconn *c, struct intake_req *r, struct intake_sync_sta
 	return rc;
 }
 
-/* The face photo of an earlier passed CertifyId of this tenant (API.md: Code 423 when it did
- * not pass, 419 when its photo is gone). */
+/* The face photo of an earlier passed CertifyId of this tenant (423 / 419 otherwise). */
 static int photo_by_certify_id(PGconn *c, struct intake_req *r, struct intake_sync_state *st, int i)
 {
-	char keep[24], msg[300];
-	PGresult *res = NULL;
 	const struct intake_sync_image *in = &st->q.images[i];
-	snprintf(keep, sizeof(keep), "%lld", (long long)r->srv->cfg->photo_retention_s);
-	const char *p[3] = {in->certify_id, r->tenant_id, keep};
-	int rc = intake_store_exec(
-		c, r,
-		"SELECT v.passed, v.face_photo_id, p.data_enc IS NOT NULL AND p.created_at > "
-		"now() - make_interval(secs => $3::bigint) FROM verifications v "
-		"LEFT JOIN photos p ON p.id = v.face_photo_id "
-		"WHERE v.certify_id = $1 AND v.tenant_id = $2::uuid",
-		3, p, &res);
-	if (rc < 0)
-		goto out;
-	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		snprintf(msg, sizeof(msg),
-			 "The CertifyId given as %s has not passed verification (state T is "
-			 "required).",
-			 in->param);
-		rc = refuse(st, "423", msg);
-		goto out;
-	}
-	if (PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
-		snprintf(msg, sizeof(msg),
-			 "The face photo of the CertifyId given as %s is no longer available "
-			 "(photos are kept %lld hours).",
-			 in->param, (long long)r->srv->cfg->photo_retention_s / 3600);
-		rc = refuse(st, "419", msg);
-		goto out;
-	}
-	st->img[i].photo_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-out:
-	PQclear(res);
+	struct intake_biz b;
+	int64_t id = 0;
+	int rc = intake_store_passed_photo(c, r, in->certify_id, in->param, &id, &b);
+	if (rc > 0)
+		return refuse(st, b.code, b.message);
+	if (rc == 0)
+		st->img[i].photo_id = id;
 	return rc;
 }
 

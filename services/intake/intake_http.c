@@ -158,7 +158,8 @@ static void record(struct intake_req *r)
 		  LF_S("code", r->code), LF_I("http", r->http_status), LF_J("latency_ms", ms),
 		  LF_S("method", r->method),
 		  LF_S("scheme", intake_sign_scheme_name(r->parsed.scheme)),
-		  LF_S("certify_id", r->certify_id), LF_S("error", r->log_err), LOG_END);
+		  LF_S("certify_id", r->certify_id),
+		  LF_S("error", r->loop_err ? r->loop_err : r->log_err), LOG_END);
 }
 
 void intake_reply_json(struct intake_req *r, int status, const char *code, const char *body,
@@ -268,18 +269,22 @@ void intake_reply_ok(struct intake_req *r, const char *result, size_t len)
 	free(buf);
 }
 
+static void reply_failure_with(struct intake_req *r, enum intake_err e)
+{
+	char detail[96] = "";
+	if (r->certify_id[0])
+		snprintf(detail, sizeof(detail), "(CertifyId %s)", r->certify_id);
+	intake_reply_gateway(r, e, NULL, detail[0] ? detail : NULL);
+}
+
 void intake_reply_failure(struct intake_req *r, int rc)
 {
 	bool unavailable = rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -EAGAIN ||
 			   rc == -ETIMEDOUT || rc == -ESHUTDOWN;
 	if (!r->log_err[0])
 		snprintf(r->log_err, sizeof(r->log_err), "%s", strerror(rc < 0 ? -rc : rc));
-	char detail[96] = "";
-	if (r->certify_id[0])
-		snprintf(detail, sizeof(detail), "(CertifyId %s)", r->certify_id);
-	intake_reply_gateway(
-		r, unavailable ? INTAKE_ERR_SERVICE_UNAVAILABLE : INTAKE_ERR_INTERNAL_ERROR, NULL,
-		detail[0] ? detail : NULL);
+	reply_failure_with(r, unavailable ? INTAKE_ERR_SERVICE_UNAVAILABLE
+					  : INTAKE_ERR_INTERNAL_ERROR);
 }
 
 /* ---- jobs ---- */
@@ -287,8 +292,9 @@ void intake_reply_failure(struct intake_req *r, int rc)
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct intake_req *r = arg;
-	snprintf(r->log_err, sizeof(r->log_err), "request deadline reached with work pending");
-	intake_reply_failure(r, -ETIMEDOUT);
+	/* A pool worker may still be writing r->log_err: leave it alone. */
+	r->loop_err = "request deadline reached with work pending";
+	reply_failure_with(r, INTAKE_ERR_SERVICE_UNAVAILABLE);
 }
 
 void intake_req_park(struct intake_req *r)

@@ -143,6 +143,9 @@ struct intake_req {
 	char code[64];
 	char certify_id[INTAKE_CERTIFY_ID_LEN + 1]; /* for the log line, when known */
 	char log_err[256];			    /* internal error detail, logged, never sent */
+	/* Set by the loop when it answers while a worker may still be writing log_err (the
+	 * request deadline): the log line then takes this instead. */
+	const char *loop_err;
 
 	/* action state, freed with the request */
 	void *state;

@@ -46,7 +46,8 @@ struct frames_state {
 	const char *code;
 	char message[320];
 	/* the verification */
-	char vid[24], tenant[40], product_code[16], model[32];
+	char vid[24], tenant[37], product_code[16], model[32];
+	char certify_id[INTAKE_CERTIFY_ID_LEN + 1]; /* copied into the request on the loop */
 	int64_t scene_id, ref_photo_id;
 	bool ref_authority;
 };
@@ -237,8 +238,8 @@ static int claim_session(PGconn *c, struct intake_req *r, struct frames_state *s
 		return rc;
 	if (PQntuples(res) == 1) {
 		snprintf(st->vid, sizeof(st->vid), "%s", PQgetvalue(res, 0, 0));
-		snprintf(r->certify_id, sizeof(r->certify_id), "%s", PQgetvalue(res, 0, 1));
-		snprintf(r->tenant_id, sizeof(r->tenant_id), "%s", PQgetvalue(res, 0, 2));
+		snprintf(st->certify_id, sizeof(st->certify_id), "%s", PQgetvalue(res, 0, 1));
+		snprintf(st->tenant, sizeof(st->tenant), "%s", PQgetvalue(res, 0, 2));
 		st->scene_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 		snprintf(st->product_code, sizeof(st->product_code), "%s", PQgetvalue(res, 0, 4));
 		snprintf(st->model, sizeof(st->model), "%s", PQgetvalue(res, 0, 5));
@@ -341,9 +342,9 @@ static int emit_job(PGconn *c, struct intake_req *r, struct frames_state *st)
 	uint8_t *buf = NULL;
 	int rc = refs && rp ? 0 : -ENOMEM;
 	if (rc == 0)
-		rc = envelope_new(&env, &eb, r->tenant_id, r->request_id, INTAKE_SOURCE);
+		rc = envelope_new(&env, &eb, st->tenant, r->request_id, INTAKE_SOURCE);
 	if (rc == 0)
-		rc = challenge_json(r->srv, r->certify_id, challenge, sizeof(challenge));
+		rc = challenge_json(r->srv, st->certify_id, challenge, sizeof(challenge));
 	if (rc < 0)
 		goto out;
 	for (int i = 0; i < n; i++) {
@@ -359,7 +360,7 @@ static int emit_job(PGconn *c, struct intake_req *r, struct frames_state *st)
 		}
 	}
 	m.envelope = &env;
-	m.certify_id = r->certify_id;
+	m.certify_id = st->certify_id;
 	m.action = "FaceCapture";
 	m.product = (Shiren__V1__Product)intake_valid_product_value(st->product_code);
 	m.scene_id = st->scene_id;
@@ -377,8 +378,8 @@ static int emit_job(PGconn *c, struct intake_req *r, struct frames_state *st)
 		goto out;
 	}
 	shiren__v1__liveness_job__pack(&m, buf);
-	rc = outbox_enqueue(c, INTAKE_SOURCE, TOPIC_LIVENESS_JOBS, r->certify_id,
-			    strlen(r->certify_id), buf, len, eb.message_id, r->log_err,
+	rc = outbox_enqueue(c, INTAKE_SOURCE, TOPIC_LIVENESS_JOBS, st->certify_id,
+			    strlen(st->certify_id), buf, len, eb.message_id, r->log_err,
 			    sizeof(r->log_err));
 out:
 	crypto_wipe(challenge, sizeof(challenge));
@@ -410,6 +411,10 @@ static int tx_work(PGconn *c, struct intake_req *r)
 static void tx_done(struct intake_req *r, int rc)
 {
 	struct frames_state *st = r->state;
+	/* Learnt from the session on the worker; the request's fields are the loop's. */
+	snprintf(r->certify_id, sizeof(r->certify_id), "%s", st->certify_id);
+	if (st->tenant[0])
+		snprintf(r->tenant_id, sizeof(r->tenant_id), "%s", st->tenant);
 	if (rc == REFUSED) {
 		reply(r, st->status, st->code, st->message, NULL);
 		return;

@@ -221,6 +221,8 @@ def test_deadline_answers_503_in_time(bins, world, images):
         r = c.rpc("InitFaceVerify", pv(tenant, FaceContrastPictureUrl=images + "/slow.png"))
         assert r.status == 503 and r.json()["Code"] == "ServiceUnavailable", r
         assert time.time() - t0 < 1.0
+        line = [l for l in quick.log_lines() if l.get("req_id") == r.json()["RequestId"]]
+        assert line and line[0]["error"] == "request deadline reached with work pending", line
         # The server stays healthy: the download finishes in the background and is dropped.
         time.sleep(3.2)
         ok = c.rpc("InitFaceVerify", pv(tenant, FaceContrastPictureUrl=images + "/ok.png"))

@@ -66,6 +66,8 @@ struct intake_cfg {
 	int64_t frame_max_side;
 	int64_t frames_max_pixels;
 	int64_t capture_timeout_ms;
+	int64_t risk_failures; /* H5 challenge escalation: failed verifications of the person */
+	int64_t risk_window_s; /* ... within this many seconds */
 };
 
 struct intake {

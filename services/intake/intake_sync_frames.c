@@ -48,6 +48,7 @@ struct frames_state {
 	/* the verification */
 	char vid[24], tenant[37], product_code[16], model[32];
 	char certify_id[INTAKE_CERTIFY_ID_LEN + 1]; /* copied into the request on the loop */
+	bool risk;				    /* the session's escalated-challenge decision */
 	int64_t scene_id, ref_photo_id;
 	bool ref_authority;
 };
@@ -211,13 +212,20 @@ static int body_work(struct intake_req *r)
 
 /* ---- the transaction (pool) ---- */
 
+/* Claims the session and decides its risk once: escalated when the same person (the keyed
+ * hash of CertType and CertNo) failed at least $2 verifications of this tenant in the last $3
+ * seconds ($2 = 0: never). */
 static const char SQL_CLAIM[] =
-	"UPDATE h5_sessions h SET used_at = now() FROM verifications v WHERE h.token_hash = $1 "
+	"UPDATE h5_sessions h SET used_at = now(), risk = coalesce(h.risk, $2::int > 0 AND "
+	"v.cert_no_hash IS NOT NULL AND (SELECT count(*) FROM verifications f WHERE "
+	"f.tenant_id = v.tenant_id AND f.cert_no_hash = v.cert_no_hash AND f.passed = false "
+	"AND f.completed_at > now() - make_interval(secs => $3::int)) >= $2::int) "
+	"FROM verifications v WHERE h.token_hash = $1 "
 	"AND v.certify_id = h.certify_id AND h.used_at IS NULL AND h.expires_at > now() AND "
 	"v.deleted_at IS NULL AND v.status = 'pending' RETURNING v.id, v.certify_id, "
 	"v.tenant_id, v.scene_id, v.product_code, v.model, v.ref_photo_id, (SELECT p.id FROM "
 	"photos p WHERE p.verification_id = v.id AND p.kind = 'authority' AND p.data_enc IS NOT "
-	"NULL ORDER BY p.id DESC LIMIT 1)";
+	"NULL ORDER BY p.id DESC LIMIT 1), h.risk";
 
 static const char SQL_WHY[] = "SELECT h.used_at IS NOT NULL, h.expires_at <= now(), "
 			      "v.deleted_at IS NOT NULL OR v.status <> 'pending' FROM "
@@ -231,9 +239,12 @@ static int claim_session(PGconn *c, struct intake_req *r, struct frames_state *s
 	int rc = crypto_hash(CRYPTO_HASH_SHA256, st->token, TOKEN_LEN, hash);
 	if (rc < 0)
 		return rc;
-	const char *p[1] = {(const char *)hash};
-	int len[1] = {32}, fmt[1] = {1};
-	rc = intake_store_execb(c, r, SQL_CLAIM, 1, p, len, fmt, &res);
+	char failures[16], window[16];
+	snprintf(failures, sizeof(failures), "%lld", (long long)r->srv->cfg->risk_failures);
+	snprintf(window, sizeof(window), "%lld", (long long)r->srv->cfg->risk_window_s);
+	const char *p[3] = {(const char *)hash, failures, window};
+	int len[3] = {32, 0, 0}, fmt[3] = {1, 0, 0};
+	rc = intake_store_execb(c, r, SQL_CLAIM, 3, p, len, fmt, &res);
 	if (rc < 0)
 		return rc;
 	if (PQntuples(res) == 1) {
@@ -249,6 +260,7 @@ static int claim_session(PGconn *c, struct intake_req *r, struct frames_state *s
 		} else if (!PQgetisnull(res, 0, 6)) {
 			st->ref_photo_id = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
 		}
+		st->risk = strcmp(PQgetvalue(res, 0, 8), "t") == 0;
 		PQclear(res);
 		return 0;
 	}
@@ -312,7 +324,8 @@ out:
 /* The challenge record: a seed only the server can compute (HMAC under a key derived from the
  * master key, over the CertifyId), so the page can be told the same challenge again and the
  * liveness service redraws it (liveness_challenge.h). */
-static int challenge_json(const struct intake *s, const char *certify_id, char *out, size_t cap)
+static int challenge_json(const struct intake *s, const char *certify_id, bool risk, char *out,
+			  size_t cap)
 {
 	static const char label[] = "shiren/h5/challenge-seed/v1";
 	uint8_t k[32], seed[32];
@@ -325,7 +338,7 @@ static int challenge_json(const struct intake *s, const char *certify_id, char *
 		return rc;
 	crypto_hex(seed, sizeof(seed), hex);
 	crypto_wipe(seed, sizeof(seed));
-	snprintf(out, cap, "{\"seed\":\"%s\",\"risk\":false}", hex);
+	snprintf(out, cap, "{\"seed\":\"%s\",\"risk\":%s}", hex, risk ? "true" : "false");
 	crypto_wipe(hex, sizeof(hex));
 	return 0;
 }
@@ -344,7 +357,7 @@ static int emit_job(PGconn *c, struct intake_req *r, struct frames_state *st)
 	if (rc == 0)
 		rc = envelope_new(&env, &eb, st->tenant, r->request_id, INTAKE_SOURCE);
 	if (rc == 0)
-		rc = challenge_json(r->srv, st->certify_id, challenge, sizeof(challenge));
+		rc = challenge_json(r->srv, st->certify_id, st->risk, challenge, sizeof(challenge));
 	if (rc < 0)
 		goto out;
 	for (int i = 0; i < n; i++) {

@@ -97,6 +97,12 @@ static const struct cfg_item intake_items[] = {
 		 "PIXELS)."),
 	ITEM_INT("SHIREN_INTAKE_CAPTURE_TIMEOUT_MS", "60000", 1000, 3600000, capture_timeout_ms,
 		 "Deadline of an uploaded capture's liveness job (then: a timeout result)."),
+	ITEM_INT("SHIREN_INTAKE_RISK_FAILURES", "2", 0, 1000, risk_failures,
+		 "An H5 capture gets the escalated challenge when the same person (CertType and "
+		 "CertNo) failed this many verifications of the tenant within "
+		 "SHIREN_INTAKE_RISK_WINDOW_S (0: never)."),
+	ITEM_INT("SHIREN_INTAKE_RISK_WINDOW_S", "86400", 60, 2592000, risk_window_s,
+		 "Window of SHIREN_INTAKE_RISK_FAILURES, seconds."),
 };
 
 static const char *const intake_topics[] = {TOPIC_LIVENESS_JOBS, TOPIC_VERIFY_REQUESTED,

@@ -304,6 +304,9 @@ size_t lsvc_detail_json(const struct lsvc_outcome *o, const struct lsvc_face *co
 		json_key(&w, "liveness");
 		json_obj_begin(&w);
 		json_key_str(&w, "method", cap->method);
+		json_key_bool(&w, "risk", cap->plan.strict); /* the escalated challenge ran */
+		json_key_int(&w, "actions", cap->plan.n_actions);
+		json_key_bool(&w, "photinus", cap->plan.photinus);
 		json_key_int(&w, "frames", cap->frames);
 		json_key_int(&w, "undecodable", cap->undecodable);
 		json_key_bool(&w, "passed", cap->passed);

@@ -27,10 +27,12 @@ def h5(bins, migrated_env):
     assert intake.stop() == 0
 
 
-def init(tenant, intake, product="PV_FV", photo=None):
+def init(tenant, intake, product="PV_FV", photo=None, cert=None):
     p = {"SceneId": str(tenant.scenes[product]), "OuterOrderNo": uuid.uuid4().hex[:24],
          "ProductCode": product, "MetaInfo": '{"zimVer":"3.0.0"}', "UserId": "u1",
          "CertifyUrlType": "H5"}
+    if cert:
+        p["CertName"], p["CertNo"] = cert
     if photo:
         p["FaceContrastPicture"] = base64.b64encode(photo).decode()
     r = Client(intake.addr, *tenant.key).rpc("InitFaceVerify", p)
@@ -130,3 +132,47 @@ def test_refused_uploads_change_nothing(bins, h5):
     # the token still works after all that
     s, j = upload(intake, token, *multipart(good, "0,40,80"))
     assert s == 200, j
+
+
+def test_repeated_failures_escalate_the_challenge(bins, h5):
+    """An H5 capture of a person (CertType + CertNo) who failed SHIREN_INTAKE_RISK_FAILURES (2)
+    verifications of this tenant within the window gets the escalated challenge: the session
+    records the decision once, and the LivenessJob's challenge carries it to shiren-liveness.
+    Another person's capture does not."""
+    env, tenant, intake, live = h5
+    cert_no = id_card_number(seq="731")
+    failed = []
+    for _ in range(2):
+        cid, _ = init(tenant, intake, photo=registry_image("hopper").read_bytes(),
+                      cert=("张三", cert_no))
+        failed.append(cid)
+    with psycopg.connect(env["SHIREN_PG_DSN"]) as db:
+        # two earlier failures of that person (as intake's consumer records a failed result)
+        db.execute("UPDATE verifications SET status = 'completed', passed = false, "
+                   "sub_code = 205, completed_at = now() WHERE certify_id = ANY(%s)", (failed,))
+    frames = frames_of(bins, 4)
+    times = ",".join(str(66 * i) for i in range(4))
+    decided = {}
+    for who, cno in (("again", cert_no), ("other", id_card_number(seq="732"))):
+        cid, token = init(tenant, intake, photo=registry_image("hopper").read_bytes(),
+                          cert=("李四", cno))
+        status, j = upload(intake, token, *multipart(frames, times))
+        assert status == 200 and j["Code"] == "200", j
+        with psycopg.connect(env["SHIREN_PG_DSN"], autocommit=True) as db:
+            risk = db.execute("SELECT risk FROM h5_sessions WHERE certify_id = %s",
+                              (cid,)).fetchone()[0]
+            payload = wait_for(lambda: db.execute(
+                "SELECT payload FROM liveness_jobs WHERE certify_id = %s", (cid,)).fetchone(),
+                what="the job in shiren-liveness")
+        decided[who] = risk
+        assert (b'"risk":true' if risk else b'"risk":false') in bytes(payload[0])
+        # shiren-liveness ran that plan: the scene's LIVENESS model is one blink; escalated,
+        # an extra action and the colour flash (liveness_plan_for)
+        with psycopg.connect(env["SHIREN_PG_DSN"], autocommit=True) as db:
+            detail = wait_for(lambda: db.execute(
+                "SELECT detail FROM liveness_results WHERE certify_id = %s",
+                (cid,)).fetchone(), timeout=60, what="the capture's result")[0]
+        lv = detail["liveness"]
+        assert (lv["risk"], lv["actions"], lv["photinus"]) == (
+            (True, 2, True) if risk else (False, 1, False)), detail
+    assert decided == {"again": True, "other": False}, decided

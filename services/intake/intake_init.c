@@ -154,54 +154,26 @@ static int image_work(struct intake_req *r)
 /* ---- the transaction (pool worker) ---- */
 
 /* The scene is missing (`product` NULL) or runs another product. */
+/* A business refusal found by a shared check (intake_store.c). */
+static int refused(struct init_state *st, const struct intake_biz *b)
+{
+	st->biz = *b;
+	return BIZ_REFUSED;
+}
+
 static int scene_refusal(struct init_state *st, const char *product)
 {
-	char msg[256];
-	if (!product) {
-		snprintf(msg, sizeof(msg),
-			 "Scene %lld does not exist for this account (create it with `shirenctl "
-			 "scene create`).",
-			 (long long)st->q.scene_id);
-		return biz(st, "404", msg);
-	}
-	snprintf(msg, sizeof(msg), "Invalid parameter ProductCode: scene %lld runs %s, not %s.",
-		 (long long)st->q.scene_id, product, st->q.product_code);
-	return biz(st, "401", msg);
+	intake_biz_scene(&st->biz, st->q.scene_id, product, st->q.product_code);
+	return BIZ_REFUSED;
 }
 
 static int scene_check(PGconn *c, struct intake_req *r, struct init_state *st, char *model,
 		       size_t model_cap)
 {
-	char scene[24];
-	PGresult *res = NULL;
-	snprintf(scene, sizeof(scene), "%lld", (long long)st->q.scene_id);
-	const char *p[2] = {scene, r->tenant_id};
-	int rc = intake_store_exec(c, r,
-				   "SELECT product_code, model FROM scenes WHERE id = $1::bigint "
-				   "AND tenant_id = $2::uuid",
-				   2, p, &res);
-	if (rc < 0)
-		return rc;
-	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), st->q.product_code) != 0) {
-		rc = scene_refusal(st, PQntuples(res) ? PQgetvalue(res, 0, 0) : NULL);
-	} else {
-		snprintf(model, model_cap, "%s", st->q.model ? st->q.model : PQgetvalue(res, 0, 1));
-	}
-	PQclear(res);
-	return rc;
-}
-
-/* Seals `text` (may be NULL) under AAD "verifications:<certify_id>:<what>". */
-static int seal_field(struct intake_req *r, const char *certify_id, const char *what,
-		      const char *text, uint8_t **ret, size_t *ret_len)
-{
-	char aad[96];
-	*ret = NULL;
-	*ret_len = 0;
-	if (!text)
-		return 0;
-	snprintf(aad, sizeof(aad), "verifications:%s:%s", certify_id, what);
-	return intake_store_seal(r->srv, aad, text, strlen(text), ret, ret_len);
+	struct intake_biz b;
+	int rc = intake_store_scene(c, r, st->q.scene_id, st->q.product_code, st->q.model, model,
+				    model_cap, &b);
+	return rc > 0 ? refused(st, &b) : rc;
 }
 
 static void json_opt(struct json_writer *w, const struct intake_params *p, const char *name)
@@ -289,18 +261,16 @@ static int seal_inputs(struct intake_req *r, struct init_state *st, struct seale
 	int rc = pii ? 0 : -ENOMEM;
 	memset(si, 0, offsetof(struct sealed_inputs, options));
 	if (rc == 0)
-		rc = seal_field(r, st->certify_id, "cert_name", q->cert_name, &si->name_enc,
-				&si->name_len);
+		rc = intake_store_seal_field(r, st->certify_id, "cert_name", q->cert_name,
+					     &si->name_enc, &si->name_len);
 	if (rc == 0)
-		rc = seal_field(r, st->certify_id, "cert_no", q->cert_no, &si->no_enc, &si->no_len);
+		rc = intake_store_seal_field(r, st->certify_id, "cert_no", q->cert_no, &si->no_enc,
+					     &si->no_len);
 	if (rc == 0)
-		rc = seal_field(r, st->certify_id, "pii", pii, &si->pii_enc, &si->pii_len);
+		rc = intake_store_seal_field(r, st->certify_id, "pii", pii, &si->pii_enc,
+					     &si->pii_len);
 	if (rc == 0 && q->cert_no) {
-		char in[96];
-		int n = snprintf(in, sizeof(in), "%s:%s", q->cert_type, q->cert_no);
-		rc = crypto_hmac(CRYPTO_HASH_SHA256, r->srv->k_cert_no, 32, in, (size_t)n,
-				 si->no_hash);
-		crypto_wipe(in, sizeof(in));
+		rc = intake_store_cert_hash(r->srv, q->cert_type, q->cert_no, si->no_hash);
 		si->has_no_hash = rc == 0;
 	}
 	if (pii) {
@@ -406,13 +376,8 @@ static int reuse(struct intake_req *r, struct init_state *st, const char *certif
 
 static int conflict(struct init_state *st, const char *certify_id)
 {
-	char msg[256];
-	snprintf(msg, sizeof(msg),
-		 "OuterOrderNo %s was already used for a different request (CertifyId "
-		 "%s); a retry must repeat the same parameters, a new verification needs a "
-		 "new OuterOrderNo.",
-		 st->q.outer_order_no, certify_id);
-	return biz(st, "401", msg);
+	intake_biz_order_conflict(&st->biz, st->q.outer_order_no, certify_id);
+	return BIZ_REFUSED;
 }
 
 /* The OuterOrderNo is taken: the same request again (same fingerprint) gets the first answer,
@@ -453,28 +418,15 @@ out:
 
 static int blocked(struct init_state *st)
 {
-	char msg[256];
-	snprintf(msg, sizeof(msg),
-		 "The prepaid calls of ProductCode %s are used up and this account is set "
-		 "to refuse further calls: buy a package or switch to postpaid.",
-		 st->q.product_code);
-	return biz(st, "412", msg);
+	intake_biz_blocked(&st->biz, st->q.product_code);
+	return BIZ_REFUSED;
 }
 
 static int blocked_check(PGconn *c, struct intake_req *r, struct init_state *st)
 {
-	char product[8];
-	PGresult *res = NULL;
-	snprintf(product, sizeof(product), "%d", intake_valid_product_value(st->q.product_code));
-	const char *p[2] = {r->tenant_id, product};
-	int rc = intake_store_exec(c, r,
-				   "SELECT 1 FROM metering_blocked WHERE tenant_id = $1::uuid AND "
-				   "product = $2::smallint",
-				   2, p, &res);
-	if (rc == 0 && PQntuples(res) > 0)
-		rc = blocked(st);
-	PQclear(res);
-	return rc;
+	struct intake_biz b;
+	int rc = intake_store_blocked(c, r, st->q.product_code, &b);
+	return rc > 0 ? refused(st, &b) : rc;
 }
 
 static int reference_by_certify_id(PGconn *c, struct intake_req *r, struct init_state *st,
@@ -484,7 +436,7 @@ static int reference_by_certify_id(PGconn *c, struct intake_req *r, struct init_
 	int64_t id = 0;
 	int rc = intake_store_passed_photo(c, r, st->q.ref_certify_id, "reference", &id, &b);
 	if (rc > 0)
-		return biz(st, b.code, b.message);
+		return refused(st, &b);
 	if (rc < 0)
 		return rc;
 	char idt[24];

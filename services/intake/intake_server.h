@@ -234,6 +234,39 @@ int intake_store_seal(const struct intake *s, const char *aad, const void *in, s
 /* Open a sealed blob: heap plaintext (NUL-terminated for convenience) into *ret. */
 int intake_store_open(const struct intake *s, const char *aad, const uint8_t *in, size_t len,
 		      uint8_t **ret, size_t *ret_len) __attribute__((warn_unused_result));
+/* ---- intake_store.c: pieces shared by the actions' transactions (worker side) ---- */
+
+/* Seals `text` (may be NULL: *ret NULL, 0) under AAD "verifications:<certify_id>:<what>". */
+int intake_store_seal_field(struct intake_req *r, const char *certify_id, const char *what,
+			    const char *text, uint8_t **ret, size_t *ret_len)
+	__attribute__((warn_unused_result));
+/* verifications.cert_no_hash: HMAC-SHA256 under the cert-no key of "<CertType>:<CertNo>". */
+int intake_store_cert_hash(const struct intake *s, const char *cert_type, const char *cert_no,
+			   uint8_t ret[32]) __attribute__((warn_unused_result));
+/* The scene `scene_id` of the request's tenant must exist and run `product_code`: 0 with the
+ * model in `model` (`model_param` when the request names one, else the scene's); 1 with Code
+ * 404 / 401 in *biz; or a negative PostgreSQL error. */
+int intake_store_scene(PGconn *c, struct intake_req *r, int64_t scene_id, const char *product_code,
+		       const char *model_param, char *model, size_t model_cap,
+		       struct intake_biz *biz) __attribute__((warn_unused_result));
+/* The refusal of intake_store_scene; `found_product` NULL when the scene does not exist. */
+void intake_biz_scene(struct intake_biz *biz, int64_t scene_id, const char *found_product,
+		      const char *product_code);
+/* Metering has blocked the tenant's product (prepaid used up, block mode): 1 with Code 412 in
+ * *biz, 0 when not, or a negative PostgreSQL error. */
+int intake_store_blocked(PGconn *c, struct intake_req *r, const char *product_code,
+			 struct intake_biz *biz) __attribute__((warn_unused_result));
+void intake_biz_blocked(struct intake_biz *biz, const char *product_code);
+/* The OuterOrderNo was used by another request (Code 401). */
+void intake_biz_order_conflict(struct intake_biz *biz, const char *outer_order_no,
+			       const char *certify_id);
+/* Stores an image as a sealed `photos` row (AAD "photos:<id>") of verification `vid`: 0 with
+ * its id in *ret_id, or a negative error. */
+int intake_store_photo(PGconn *c, struct intake_req *r, const char *vid, const char *kind,
+		       const char *source, const uint8_t *img, size_t len, const char *mime,
+		       uint32_t width, uint32_t height, int64_t *ret_id)
+	__attribute__((warn_unused_result));
+
 /* The face photo of an earlier verification of this tenant, to serve as a reference (API.md:
  * the CertifyId must have passed): 0 with the photo id in *ret; 1 with Code 423 (unknown or not
  * passed) or 419 (its photo no longer kept) in *biz, the message naming the parameter as

@@ -744,6 +744,150 @@ int intake_store_open(const struct intake *s, const char *aad, const uint8_t *in
 	return 0;
 }
 
+int intake_store_seal_field(struct intake_req *r, const char *certify_id, const char *what,
+			    const char *text, uint8_t **ret, size_t *ret_len)
+{
+	char aad[96];
+	*ret = NULL;
+	*ret_len = 0;
+	if (!text)
+		return 0;
+	snprintf(aad, sizeof(aad), "verifications:%s:%s", certify_id, what);
+	return intake_store_seal(r->srv, aad, text, strlen(text), ret, ret_len);
+}
+
+int intake_store_cert_hash(const struct intake *s, const char *cert_type, const char *cert_no,
+			   uint8_t ret[32])
+{
+	char in[96];
+	int n = snprintf(in, sizeof(in), "%s:%s", cert_type, cert_no);
+	int rc = crypto_hmac(CRYPTO_HASH_SHA256, s->k_cert_no, 32, in, (size_t)n, ret);
+	crypto_wipe(in, sizeof(in));
+	return rc;
+}
+
+void intake_biz_scene(struct intake_biz *biz, int64_t scene_id, const char *found_product,
+		      const char *product_code)
+{
+	if (!found_product) {
+		biz->code = "404";
+		snprintf(biz->message, sizeof(biz->message),
+			 "Scene %lld does not exist for this account (create it with `shirenctl "
+			 "scene create`).",
+			 (long long)scene_id);
+		return;
+	}
+	biz->code = "401";
+	snprintf(biz->message, sizeof(biz->message),
+		 "Invalid parameter ProductCode: scene %lld runs %s, not %s.", (long long)scene_id,
+		 found_product, product_code);
+}
+
+int intake_store_scene(PGconn *c, struct intake_req *r, int64_t scene_id, const char *product_code,
+		       const char *model_param, char *model, size_t model_cap,
+		       struct intake_biz *biz)
+{
+	char scene[24];
+	PGresult *res = NULL;
+	snprintf(scene, sizeof(scene), "%lld", (long long)scene_id);
+	const char *p[2] = {scene, r->tenant_id};
+	int rc = intake_store_exec(c, r,
+				   "SELECT product_code, model FROM scenes WHERE id = $1::bigint "
+				   "AND tenant_id = $2::uuid",
+				   2, p, &res);
+	if (rc < 0)
+		return rc;
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), product_code) != 0) {
+		intake_biz_scene(biz, scene_id, PQntuples(res) ? PQgetvalue(res, 0, 0) : NULL,
+				 product_code);
+		rc = 1;
+	} else {
+		snprintf(model, model_cap, "%s", model_param ? model_param : PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return rc;
+}
+
+void intake_biz_blocked(struct intake_biz *biz, const char *product_code)
+{
+	biz->code = "412";
+	snprintf(biz->message, sizeof(biz->message),
+		 "The prepaid calls of ProductCode %s are used up and this account is set "
+		 "to refuse further calls: buy a package or switch to postpaid.",
+		 product_code);
+}
+
+int intake_store_blocked(PGconn *c, struct intake_req *r, const char *product_code,
+			 struct intake_biz *biz)
+{
+	char product[8];
+	PGresult *res = NULL;
+	snprintf(product, sizeof(product), "%d", intake_valid_product_value(product_code));
+	const char *p[2] = {r->tenant_id, product};
+	int rc = intake_store_exec(c, r,
+				   "SELECT 1 FROM metering_blocked WHERE tenant_id = $1::uuid AND "
+				   "product = $2::smallint",
+				   2, p, &res);
+	if (rc == 0 && PQntuples(res) > 0) {
+		intake_biz_blocked(biz, product_code);
+		rc = 1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+void intake_biz_order_conflict(struct intake_biz *biz, const char *outer_order_no,
+			       const char *certify_id)
+{
+	biz->code = "401";
+	snprintf(biz->message, sizeof(biz->message),
+		 "OuterOrderNo %s was already used for a different request (CertifyId "
+		 "%s); a retry must repeat the same parameters, a new verification needs a "
+		 "new OuterOrderNo.",
+		 outer_order_no, certify_id);
+}
+
+int intake_store_photo(PGconn *c, struct intake_req *r, const char *vid, const char *kind,
+		       const char *source, const uint8_t *img, size_t len, const char *mime,
+		       uint32_t width, uint32_t height, int64_t *ret_id)
+{
+	PGresult *res = NULL;
+	uint8_t *sealed = NULL, sha[32];
+	size_t sealed_len = 0;
+	char id[24], aad[48], w[12], h[12], size[24];
+	int rc = intake_store_exec(c, r, "SELECT nextval(pg_get_serial_sequence('photos', 'id'))",
+				   0, NULL, &res);
+	if (rc < 0)
+		goto out;
+	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(aad, sizeof(aad), "photos:%s", id);
+	rc = intake_store_seal(r->srv, aad, img, len, &sealed, &sealed_len);
+	if (rc == 0)
+		rc = crypto_hash(CRYPTO_HASH_SHA256, img, len, sha);
+	if (rc < 0)
+		goto out;
+	snprintf(w, sizeof(w), "%u", width);
+	snprintf(h, sizeof(h), "%u", height);
+	snprintf(size, sizeof(size), "%zu", len);
+	const char *p[10] = {
+		id, vid, kind, source, mime, w, h, size, (const char *)sha, (const char *)sealed};
+	int lens[10] = {0, 0, 0, 0, 0, 0, 0, 0, 32, (int)sealed_len};
+	int fmt[10] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+	rc = intake_store_execb(
+		c, r,
+		"INSERT INTO photos (id, verification_id, kind, source, mime, width, "
+		"height, size_bytes, sha256, data_enc) OVERRIDING SYSTEM VALUE "
+		"VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6::int, $7::int, "
+		"$8::int, $9, $10)",
+		10, p, lens, fmt, NULL);
+	if (rc == 0)
+		*ret_id = strtoll(id, NULL, 10);
+out:
+	PQclear(res);
+	free(sealed);
+	return rc;
+}
+
 int intake_store_passed_photo(PGconn *c, struct intake_req *r, const char *certify_id,
 			      const char *param, int64_t *ret, struct intake_biz *biz)
 {

@@ -284,41 +284,8 @@ static int claim_session(PGconn *c, struct intake_req *r, struct frames_state *s
 
 static int store_frame(PGconn *c, struct intake_req *r, struct frames_state *st, struct frame *f)
 {
-	PGresult *res = NULL;
-	uint8_t *sealed = NULL, sha[32];
-	size_t sealed_len = 0;
-	char id[24], aad[48], w[12], h[12], size[24];
-	int rc = intake_store_exec(c, r, "SELECT nextval(pg_get_serial_sequence('photos', 'id'))",
-				   0, NULL, &res);
-	if (rc < 0)
-		goto out;
-	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(aad, sizeof(aad), "photos:%s", id);
-	rc = intake_store_seal(r->srv, aad, f->data, f->len, &sealed, &sealed_len);
-	if (rc == 0)
-		rc = crypto_hash(CRYPTO_HASH_SHA256, f->data, f->len, sha);
-	if (rc < 0)
-		goto out;
-	snprintf(w, sizeof(w), "%u", f->info.width);
-	snprintf(h, sizeof(h), "%u", f->info.height);
-	snprintf(size, sizeof(size), "%zu", f->len);
-	const char *p[8] = {id, st->vid, f->info.mime,	    w,
-			    h,	size,	 (const char *)sha, (const char *)sealed};
-	int len[8] = {0, 0, 0, 0, 0, 0, 32, (int)sealed_len};
-	int fmt[8] = {0, 0, 0, 0, 0, 0, 1, 1};
-	rc = intake_store_execb(
-		c, r,
-		"INSERT INTO photos (id, verification_id, kind, source, mime, width, "
-		"height, size_bytes, sha256, data_enc) OVERRIDING SYSTEM VALUE "
-		"VALUES ($1::bigint, $2::bigint, 'frame', 'capture', $3, $4::int, "
-		"$5::int, $6::int, $7, $8)",
-		8, p, len, fmt, NULL);
-	if (rc == 0)
-		f->photo_id = strtoll(id, NULL, 10);
-out:
-	PQclear(res);
-	free(sealed);
-	return rc;
+	return intake_store_photo(c, r, st->vid, "frame", "capture", f->data, f->len, f->info.mime,
+				  f->info.width, f->info.height, &f->photo_id);
 }
 
 /* The challenge record: a seed only the server can compute (HMAC under a key derived from the

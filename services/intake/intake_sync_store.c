@@ -13,50 +13,19 @@
 #include "intake/intake_server.h"
 #include "shiren/v1/verify.pb-c.h"
 
-static int refuse(struct intake_sync_state *st, const char *code, const char *msg)
+/* A business refusal found by a shared check (intake_store.c). */
+static int refused(struct intake_sync_state *st, const struct intake_biz *b)
 {
-	st->biz.code = code;
-	snprintf(st->biz.message, sizeof(st->biz.message), "%s", msg);
+	st->biz = *b;
 	return INTAKE_SYNC_BIZ;
 }
 
 static int scene_check(PGconn *c, struct intake_req *r, struct intake_sync_state *st)
 {
-	char scene[24], msg[256];
-	PGresult *res = NULL;
-	snprintf(scene, sizeof(scene), "%lld", (long long)st->q.scene_id);
-	const char *p[2] = {scene, r->tenant_id};
-	int rc = intake_store_exec(c, r,
-				   "SELECT product_code, model FROM scenes WHERE id = $1::bigint "
-				   "AND tenant_id = $2::uuid",
-				   2, p, &res);
-	if (rc < 0)
-		return rc;
-	if (PQntuples(res) == 0) {
-		snprintf(msg, sizeof(msg),
-			 "Scene %s does not exist for this account (create it with `shirenctl "
-			 "scene create`).",
-			 scene);
-		rc = refuse(st, "404", msg);
-	} else if (strcmp(PQgetvalue(res, 0, 0), st->q.product_code) != 0) {
-		snprintf(msg, sizeof(msg),
-			 "Invalid parameter ProductCode: scene %s runs %s, not %s.", scene,
-			 PQgetvalue(res, 0, 0), st->q.product_code);
-		rc = refuse(st, "401", msg);
-	} else {
-		snprintf(st->model, sizeof(st->model), "%s",
-			 st->q.model ? st->q.model : PQgetvalue(res, 0, 1));
-	}
-	PQclear(res);
-	return rc;
-}
-
-static int seal(struct intake_req *r, const char *aad, const char *text, uint8_t **ret,
-		size_t *ret_len)
-{
-	*ret = NULL;
-	*ret_len = 0;
-	return text ? intake_store_seal(r->srv, aad, text, strlen(text), ret, ret_len) : 0;
+	struct intake_biz b;
+	int rc = intake_store_scene(c, r, st->q.scene_id, st->q.product_code, st->q.model,
+				    st->model, sizeof(st->model), &b);
+	return rc > 0 ? refused(st, &b) : rc;
 }
 
 /* Mobile, Ip, UserId and DeviceToken as one sealed JSON object. */
@@ -68,7 +37,7 @@ static int seal_pii(struct intake_req *r, struct intake_sync_state *st, uint8_t 
 	size_t cap = 128;
 	for (int i = 0; i < 4; i++)
 		cap += vals[i] ? strlen(vals[i]) * 6 + 32 : 0;
-	char *buf = malloc(cap), aad[96];
+	char *buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
 	struct json_writer w;
@@ -78,8 +47,7 @@ static int seal_pii(struct intake_req *r, struct intake_sync_state *st, uint8_t 
 		if (vals[i])
 			json_key_str(&w, names[i], vals[i]);
 	json_obj_end(&w);
-	snprintf(aad, sizeof(aad), "verifications:%s:pii", st->certify_id);
-	int rc = seal(r, aad, buf, ret, ret_len);
+	int rc = intake_store_seal_field(r, st->certify_id, "pii", buf, ret, ret_len);
 	crypto_wipe(buf, cap);
 	free(buf);
 	return rc;
@@ -91,22 +59,17 @@ static int insert_verification(PGconn *c, struct intake_req *r, struct intake_sy
 	const struct intake_sync_req *q = &st->q;
 	uint8_t *name_enc = NULL, *no_enc = NULL, *pii_enc = NULL, no_hash[32];
 	size_t name_len = 0, no_len = 0, pii_len = 0;
-	char scene[24], aad[96];
+	char scene[24];
 	PGresult *res = NULL;
-	int rc;
-	snprintf(aad, sizeof(aad), "verifications:%s:cert_name", st->certify_id);
-	rc = seal(r, aad, q->cert_name, &name_enc, &name_len);
-	snprintf(aad, sizeof(aad), "verifications:%s:cert_no", st->certify_id);
+	int rc = intake_store_seal_field(r, st->certify_id, "cert_name", q->cert_name, &name_enc,
+					 &name_len);
 	if (rc == 0)
-		rc = seal(r, aad, q->cert_no, &no_enc, &no_len);
+		rc = intake_store_seal_field(r, st->certify_id, "cert_no", q->cert_no, &no_enc,
+					     &no_len);
 	if (rc == 0)
 		rc = seal_pii(r, st, &pii_enc, &pii_len);
-	if (rc == 0 && q->cert_no) {
-		char in[96];
-		int n = snprintf(in, sizeof(in), "%s:%s", q->cert_type, q->cert_no);
-		rc = crypto_hmac(CRYPTO_HASH_SHA256, r->srv->k_cert_no, 32, in, (size_t)n, no_hash);
-		crypto_wipe(in, sizeof(in));
-	}
+	if (rc == 0 && q->cert_no)
+		rc = intake_store_cert_hash(r->srv, q->cert_type, q->cert_no, no_hash);
 	if (rc < 0) {
 		snprintf(r->log_err, sizeof(r->log_err), "sealing personal data: %s",
 			 strerror(-rc));
@@ -173,13 +136,8 @@ static int existing(PGconn *c, struct intake_req *r, struct intake_sync_state *s
 	if (rc < 0)
 		goto out;
 	if (hash_len != 32 || !crypto_equal(hash, st->fingerprint, 32)) {
-		char msg[300];
-		snprintf(msg, sizeof(msg),
-			 "OuterOrderNo %s was already used for a different request (CertifyId "
-			 "%s); a retry must repeat the same parameters, a new verification needs a "
-			 "new OuterOrderNo.",
-			 st->q.outer_order_no, PQgetvalue(res, 0, 0));
-		rc = refuse(st, "401", msg);
+		intake_biz_order_conflict(&st->biz, st->q.outer_order_no, PQgetvalue(res, 0, 0));
+		rc = INTAKE_SYNC_BIZ;
 		goto out;
 	}
 	st->reused = true;
@@ -201,23 +159,9 @@ out:
 
 static int blocked_check(PGconn *c, struct intake_req *r, struct intake_sync_state *st)
 {
-	char product[8], msg[256];
-	PGresult *res = NULL;
-	snprintf(product, sizeof(product), "%d", intake_valid_product_value(st->q.product_code));
-	const char *p[2] = {r->tenant_id, product};
-	int rc = intake_store_exec(c, r,
-				   "SELECT 1 FROM metering_blocked WHERE tenant_id = $1::uuid AND "
-				   "product = $2::smallint",
-				   2, p, &res);
-	if (rc == 0 && PQntuples(res) > 0) {
-		snprintf(msg, sizeof(msg),
-			 "The prepaid calls of ProductCode %s are used up and this account is set "
-			 "to refuse further calls: buy a package or switch to postpaid.",
-			 st->q.product_code);
-		rc = refuse(st, "412", msg);
-	}
-	PQclear(res);
-	return rc;
+	struct intake_biz b;
+	int rc = intake_store_blocked(c, r, st->q.product_code, &b);
+	return rc > 0 ? refused(st, &b) : rc;
 }
 
 /* The face photo of an earlier passed CertifyId of this tenant (423 / 419 otherwise). */
@@ -228,7 +172,7 @@ static int photo_by_certify_id(PGconn *c, struct intake_req *r, struct intake_sy
 	int64_t id = 0;
 	int rc = intake_store_passed_photo(c, r, in->certify_id, in->param, &id, &b);
 	if (rc > 0)
-		return refuse(st, b.code, b.message);
+		return refused(st, &b);
 	if (rc == 0)
 		st->img[i].photo_id = id;
 	return rc;
@@ -237,51 +181,11 @@ static int photo_by_certify_id(PGconn *c, struct intake_req *r, struct intake_sy
 static int store_photo(PGconn *c, struct intake_req *r, struct intake_sync_state *st, int i,
 		       const char *vid, const char *kind)
 {
-	PGresult *res = NULL;
-	uint8_t *sealed = NULL, sha[32];
-	size_t sealed_len = 0;
-	char id[24], aad[48], w[12], h[12], size[24];
-	int rc = intake_store_exec(c, r, "SELECT nextval(pg_get_serial_sequence('photos', 'id'))",
-				   0, NULL, &res);
-	if (rc < 0)
-		goto out;
-	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
-	snprintf(aad, sizeof(aad), "photos:%s", id);
-	rc = intake_store_seal(r->srv, aad, st->img[i].bytes, st->img[i].len, &sealed, &sealed_len);
-	if (rc == 0)
-		rc = crypto_hash(CRYPTO_HASH_SHA256, st->img[i].bytes, st->img[i].len, sha);
-	if (rc < 0)
-		goto out;
-	snprintf(w, sizeof(w), "%u", st->img[i].info.width);
-	snprintf(h, sizeof(h), "%u", st->img[i].info.height);
-	snprintf(size, sizeof(size), "%zu", st->img[i].len);
-	const char *p[10] = {id,
-			     vid,
-			     kind,
-			     st->q.images[i].kind == INTAKE_REF_INLINE ? "inline" : "url",
-			     st->img[i].info.mime,
-			     w,
-			     h,
-			     size,
-			     (const char *)sha,
-			     (const char *)sealed};
-	int len[10] = {0, 0, 0, 0, 0, 0, 0, 0, 32, (int)sealed_len};
-	int fmt[10] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
-	rc = intake_store_execb(
-		c, r,
-		"INSERT INTO photos (id, verification_id, kind, source, mime, width, "
-		"height, size_bytes, sha256, data_enc) OVERRIDING SYSTEM VALUE "
-		"VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6::int, $7::int, "
-		"$8::int, $9, $10)",
-		10, p, len, fmt, NULL);
-	if (rc == 0)
-		st->img[i].photo_id = strtoll(id, NULL, 10);
-out:
-	PQclear(res);
-	free(sealed);
-	return rc;
+	const struct intake_image_info *info = &st->img[i].info;
+	return intake_store_photo(c, r, vid, kind,
+				  st->q.images[i].kind == INTAKE_REF_INLINE ? "inline" : "url",
+				  st->img[i].bytes, st->img[i].len, info->mime, info->width,
+				  info->height, &st->img[i].photo_id);
 }
 
 /* ContrastFaceVerify compares with the identity's reference on record (docs/api.md §5.6): an
@@ -291,11 +195,9 @@ static int reference_on_record(PGconn *c, struct intake_req *r, struct intake_sy
 			       const char *vid)
 {
 	uint8_t hash[32];
-	char in[96], keep[24];
+	char keep[24];
 	PGresult *res = NULL;
-	int n = snprintf(in, sizeof(in), "%s:%s", st->q.cert_type, st->q.cert_no);
-	int rc = crypto_hmac(CRYPTO_HASH_SHA256, r->srv->k_cert_no, 32, in, (size_t)n, hash);
-	crypto_wipe(in, sizeof(in));
+	int rc = intake_store_cert_hash(r->srv, st->q.cert_type, st->q.cert_no, hash);
 	if (rc < 0)
 		return rc;
 	snprintf(keep, sizeof(keep), "%lld", (long long)r->srv->cfg->photo_retention_s);

@@ -33,6 +33,8 @@ int crypto_hmac(enum crypto_hash h, const void *key, size_t keylen, const void *
 
 /* Lower-case hex of `len` bytes into `out` (2*len+1 bytes, NUL-terminated). */
 void crypto_hex(const uint8_t *in, size_t len, char *out);
+/* The value of one hexadecimal digit (either case), or -1. */
+int crypto_hex_digit(int c);
 
 /* Standard Base64 with padding. Encode writes NUL-terminated text into `out`, which must hold
  * crypto_b64_enc_len(len) bytes. */

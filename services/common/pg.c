@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "common/log.h"
 
 int pg_connect(const char *dsn, const char *app_name, PGconn **ret_conn, char *err, size_t errlen)
@@ -137,17 +138,6 @@ static void sleep_ms(long ms)
 		;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pg_bytea_decode(const char *text, size_t n, uint8_t **ret, size_t *ret_len)
 {
 	*ret = NULL;
@@ -159,7 +149,8 @@ int pg_bytea_decode(const char *text, size_t n, uint8_t **ret, size_t *ret_len)
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(text[2 + 2 * i]), lo = hexval(text[3 + 2 * i]);
+		int hi = crypto_hex_digit((unsigned char)text[2 + 2 * i]),
+		    lo = crypto_hex_digit((unsigned char)text[3 + 2 * i]);
 		if (hi < 0 || lo < 0) {
 			free(out);
 			return -EBADMSG;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/crypto.h"
+
 struct parse_ctx {
 	const struct intake_params_limits *lim;
 	struct intake_params *out;
@@ -24,17 +26,6 @@ void intake_params_limits_default(struct intake_params_limits *ret)
 	ret->allow_duplicates = false;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes `n` raw bytes into `out` (room for n bytes). Returns the decoded length, or -1 on a
  * malformed escape. */
 static long pct_decode(const char *in, size_t n, bool plus_is_space, char *out)
@@ -45,8 +36,8 @@ static long pct_decode(const char *in, size_t n, bool plus_is_space, char *out)
 		if (c == '%') {
 			if (n - i < 3)
 				return -1;
-			int hi = hexval((unsigned char)in[i + 1]);
-			int lo = hexval((unsigned char)in[i + 2]);
+			int hi = crypto_hex_digit((unsigned char)in[i + 1]);
+			int lo = crypto_hex_digit((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			out[o++] = (char)(hi << 4 | lo);

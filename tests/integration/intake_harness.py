@@ -38,32 +38,37 @@ def http_get(url, timeout=3):
         return e.code, e.read().decode()
 
 
-class Intake:
-    """One shiren-intake process on its own public and admin ports."""
+class Service:
+    """One service process on its own admin port, its log in a temporary file: started, waited
+    for until /readyz answers 200, stopped with SIGTERM (or killed) by the test."""
 
-    def __init__(self, bins, env, **extra):
-        self.port = free_port()
+    name = "service"
+    ready_timeout = 30
+
+    def __init__(self, binary, env, settings, extra):
+        self.binary = binary
         self.admin_port = free_port()
-        self.addr = f"127.0.0.1:{self.port}"
         self.env = {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
-        self.env.update({
-            "SHIREN_INTAKE_ADDR": self.addr,
-            "SHIREN_ADMIN_ADDR": f"127.0.0.1:{self.admin_port}",
-            # A group of its own: other intakes on this Kafka must not take its partitions.
-            "SHIREN_INTAKE_CONSUMER_GROUP": "t-intake-" + uuid.uuid4().hex[:12],
-        })
+        self.env["SHIREN_ADMIN_ADDR"] = f"127.0.0.1:{self.admin_port}"
+        self.env.update(settings)
         self.env.update({k: str(v) for k, v in extra.items()})
-        self.log = tempfile.NamedTemporaryFile(prefix="intake-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([bins.shiren_intake], env=self.env, stdout=self.log,
+        self.log = tempfile.NamedTemporaryFile(prefix=self.name + "-", suffix=".log",
+                                               delete=False)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary], env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.wait_ready()
 
-    def wait_ready(self, timeout=30):
-        deadline = time.time() + timeout
+    def wait_ready(self):
+        deadline = time.time() + self.ready_timeout
         body = ""
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"intake exited {self.proc.returncode}:\n{self.logs()}")
+                raise AssertionError(f"{self.name} exited {self.proc.returncode}:\n"
+                                     f"{self.logs()}")
             try:
                 code, body = http_get(f"http://127.0.0.1:{self.admin_port}/readyz")
                 if code == 200:
@@ -71,7 +76,7 @@ class Intake:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"intake not ready: {body}\n{self.logs()}")
+        raise AssertionError(f"{self.name} not ready: {body}\n{self.logs()[-5000:]}")
 
     def metrics(self):
         return http_get(f"http://127.0.0.1:{self.admin_port}/metrics")[1]
@@ -81,15 +86,41 @@ class Intake:
             return f.read()
 
     def log_lines(self):
-        return [json.loads(line) for line in self.logs().splitlines() if line.strip()]
+        out = []
+        for line in self.logs().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=60)
         rc = self.proc.returncode
-        os.unlink(self.log.name)
+        if os.path.exists(self.log.name):
+            os.unlink(self.log.name)
         return rc
+
+
+class Intake(Service):
+    """One shiren-intake process on its own public and admin ports."""
+
+    name = "intake"
+
+    def __init__(self, bins, env, **extra):
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        super().__init__(bins.shiren_intake, env, {
+            "SHIREN_INTAKE_ADDR": self.addr,
+            # A group of its own: other intakes on this Kafka must not take its partitions.
+            "SHIREN_INTAKE_CONSUMER_GROUP": "t-intake-" + uuid.uuid4().hex[:12],
+        }, extra)
 
 
 class Tenant:

@@ -3,9 +3,7 @@ images (tests/liveness/images.tsv, SHA-256 checked), image transforms through th
 liveness_img helper, a shiren-liveness process on unique ports, LivenessJob encoding and
 reading back what the service published (VerifyCompleted, UsageEvent) with kcat."""
 import hashlib
-import json
 import os
-import signal
 import struct
 import subprocess
 import tempfile
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from intake_harness import _field, free_port, http_get
+from intake_harness import Service, _field
 
 TOPIC_JOBS = "shiren.liveness.jobs.v1"
 TOPIC_COMPLETED = "shiren.verify.completed.v1"
@@ -115,79 +113,26 @@ def liveness_bin(bins):
     return str(ROOT / "build" / "release" / "bin" / "shiren-liveness")
 
 
-class Liveness:
+class Liveness(Service):
     """One shiren-liveness process with its own admin port and consumer group."""
+
+    name = "liveness"
+    ready_timeout = 60
 
     def __init__(self, bins, env, group=None, **extra):
         self.bins = bins
-        self.binary = liveness_bin(bins)
-        self.admin_port = free_port()
-        self.env = {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
-        self.env.update(blas_env())
-        self.env.update({
-            "SHIREN_ADMIN_ADDR": f"127.0.0.1:{self.admin_port}",
+        settings = blas_env()
+        settings.update({
             "SHIREN_LIVENESS_MODEL_DIR": str(model_dir()),
             "SHIREN_LIVENESS_CONSUMER_GROUP": group or "t-liveness-" + uuid.uuid4().hex[:12],
         })
-        self.env.update({k: str(v) for k, v in extra.items()})
-        self.log = tempfile.NamedTemporaryFile(prefix="liveness-", suffix=".log", delete=False)
-        self.proc = None
-        self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen([self.binary], env=self.env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.wait_ready()
-
-    def wait_ready(self, timeout=60):
-        deadline = time.time() + timeout
-        body = ""
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"liveness exited {self.proc.returncode}:\n{self.logs()}")
-            try:
-                code, body = http_get(f"http://127.0.0.1:{self.admin_port}/readyz")
-                if code == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"liveness not ready: {body}\n{self.logs()[-5000:]}")
-
-    def metrics(self):
-        return http_get(f"http://127.0.0.1:{self.admin_port}/metrics")[1]
-
-    def logs(self):
-        with open(self.log.name, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    def log_lines(self):
-        out = []
-        for line in self.logs().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-        return out
+        super().__init__(liveness_bin(bins), env, settings, extra)
 
     def rss_kb(self):
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         return 0
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=60)
-        rc = self.proc.returncode
-        if os.path.exists(self.log.name):
-            os.unlink(self.log.name)
-        return rc
 
 
 # ---- protobuf (proto/shiren/v1/verify.proto, metering.proto), by hand ----

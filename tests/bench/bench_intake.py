@@ -27,9 +27,7 @@ import json
 import os
 import re
 import resource
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,8 +41,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from acs_sign import Client  # noqa: E402
+from conftest import _read_stack_env  # noqa: E402
+from intake_harness import TOPIC_COMPLETED, free_port, publish, verify_completed  # noqa: E402
 
-TOPIC_COMPLETED = "shiren.verify.completed.v1"
 LINE_RE = re.compile(
     r"(?P<ok>\d+) ok, (?P<non200>\d+) non-200, (?P<biz>\d+) business errors, "
     r"(?P<transport>\d+) transport errors in (?P<secs>[\d.]+) s = (?P<rps>\d+) req/s; latency "
@@ -54,21 +53,8 @@ HZ = os.sysconf("SC_CLK_TCK")
 
 def stack_env():
     env = dict(os.environ)
-    for line in (ROOT / "var/stack.env").read_text().splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            k, _, v = line[7:].partition("=")
-            parts = shlex.split(v)
-            env[k] = parts[0] if parts else ""
+    env.update(_read_stack_env())
     return env
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def loadavg():
@@ -193,41 +179,6 @@ def peak(fn, conns_list):
 
 # ---- setup ----
 
-def _varint(n):
-    out = b""
-    n &= (1 << 64) - 1
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def _field(num, wire, payload):
-    key = _varint(num << 3 | wire)
-    if wire == 0:
-        return key + _varint(payload)
-    if wire == 1:
-        import struct
-        return key + struct.pack("<d", payload)
-    data = payload.encode() if isinstance(payload, str) else payload
-    return key + _varint(len(data)) + data
-
-
-def verify_completed(certify_id, tenant_id):
-    """A VerifyCompleted (proto/shiren/v1/verify.proto) as liveness would send it: Passed T,
-    SubCode 200, scores, no photo (so the reply matches the peer's body size)."""
-    now = int(time.time() * 1000)
-    env = (_field(1, 2, str(uuid.uuid4())) + _field(2, 2, tenant_id) + _field(3, 2, "bench") +
-           _field(4, 0, now) + _field(5, 2, "shiren-liveness"))
-    return (_field(1, 2, env) + _field(2, 2, certify_id) + _field(3, 2, "InitFaceVerify") +
-            _field(6, 0, 1) + _field(7, 0, 200) + _field(8, 1, 91.25) + _field(9, 1, 97.0) +
-            _field(10, 1, 88.5) + _field(11, 0, 1) + _field(13, 0, now) +
-            _field(15, 2, "bench-device-token"))
-
-
 def completed_verification(env, intake_addr, key, scene, tenant_id):
     c = Client(intake_addr, *key)
     r = c.rpc("InitFaceVerify", {"SceneId": str(scene), "OuterOrderNo": "bench-describe",
@@ -239,13 +190,10 @@ def completed_verification(env, intake_addr, key, scene, tenant_id):
     if r.status != 200 or body.get("Code") != "200":
         sys.exit(f"InitFaceVerify for the Describe target failed: {r.status} {body}")
     cid = body["ResultObject"]["CertifyId"]
-    with tempfile.NamedTemporaryFile(delete=False) as f:
-        f.write(verify_completed(cid, tenant_id))
-    try:
-        subprocess.run(["kcat", "-P", "-b", env["SHIREN_KAFKA_BROKERS"], "-t", TOPIC_COMPLETED,
-                        "-k", cid, f.name], check=True, timeout=60, capture_output=True)
-    finally:
-        os.unlink(f.name)
+    # as liveness would send it: Passed T, SubCode 200, scores, no photo (so the reply
+    # matches the peer's body size)
+    publish(env["SHIREN_KAFKA_BROKERS"], TOPIC_COMPLETED, cid,
+            verify_completed(cid, tenant_id, device_token="bench-device-token"))
     deadline = time.time() + 60
     with psycopg.connect(env["SHIREN_PG_DSN"], autocommit=True) as db:
         while time.time() < deadline:

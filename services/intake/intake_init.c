@@ -385,8 +385,6 @@ static int conflict(struct init_state *st, const char *certify_id)
 static int existing(PGconn *c, struct intake_req *r, struct init_state *st)
 {
 	PGresult *res = NULL;
-	uint8_t *hash = NULL;
-	size_t hash_len = 0;
 	const char *p[2] = {r->tenant_id, st->q.outer_order_no};
 	int rc = intake_store_exec(c, r,
 				   "SELECT v.certify_id, v.request_hash, h.token_enc, h.url_style "
@@ -394,24 +392,15 @@ static int existing(PGconn *c, struct intake_req *r, struct init_state *st)
 				   "LEFT JOIN h5_sessions h ON h.certify_id = v.certify_id "
 				   "WHERE v.tenant_id = $1::uuid AND v.outer_order_no = $2",
 				   2, p, &res);
-	if (rc < 0)
-		goto out;
-	if (PQntuples(res) != 1) { /* deleted in between: cannot happen, rows are kept */
-		rc = -EIO;
-		snprintf(r->log_err, sizeof(r->log_err), "idempotency row vanished");
-		goto out;
-	}
-	rc = intake_store_bytea(PQgetvalue(res, 0, 1), &hash, &hash_len);
-	if (rc < 0)
-		goto out;
-	if (hash_len != 32 || !crypto_equal(hash, st->fingerprint, 32)) {
-		rc = conflict(st, PQgetvalue(res, 0, 0));
-		goto out;
-	}
-	rc = reuse(r, st, PQgetvalue(res, 0, 0),
-		   PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
-out:
-	free(hash);
+	if (rc == 0)
+		rc = intake_store_same_request(r, res, 1, st->fingerprint, st->q.outer_order_no,
+					       &st->biz);
+	if (rc > 0)
+		rc = BIZ_REFUSED;
+	else if (rc == 0)
+		rc = reuse(r, st, PQgetvalue(res, 0, 0),
+			   PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+			   PQgetvalue(res, 0, 3));
 	PQclear(res);
 	return rc;
 }

@@ -260,6 +260,12 @@ void intake_biz_blocked(struct intake_biz *biz, const char *product_code);
 /* The OuterOrderNo was used by another request (Code 401). */
 void intake_biz_order_conflict(struct intake_biz *biz, const char *outer_order_no,
 			       const char *certify_id);
+/* The row found under a taken OuterOrderNo (`res`: certify_id in column 0, request_hash in
+ * column `hash_col`): 0 when it is the same request (same keyed fingerprint), 1 with the
+ * order-conflict refusal in *biz, or a negative error (the row vanished, a bad hash). */
+int intake_store_same_request(struct intake_req *r, const PGresult *res, int hash_col,
+			      const uint8_t fingerprint[32], const char *outer_order_no,
+			      struct intake_biz *biz) __attribute__((warn_unused_result));
 /* Stores an image as a sealed `photos` row (AAD "photos:<id>") of verification `vid`: 0 with
  * its id in *ret_id, or a negative error. */
 int intake_store_photo(PGconn *c, struct intake_req *r, const char *vid, const char *kind,

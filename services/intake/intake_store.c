@@ -847,6 +847,27 @@ void intake_biz_order_conflict(struct intake_biz *biz, const char *outer_order_n
 		 outer_order_no, certify_id);
 }
 
+int intake_store_same_request(struct intake_req *r, const PGresult *res, int hash_col,
+			      const uint8_t fingerprint[32], const char *outer_order_no,
+			      struct intake_biz *biz)
+{
+	uint8_t *hash = NULL;
+	size_t hash_len = 0;
+	if (PQntuples(res) != 1) { /* deleted in between: cannot happen, rows are kept */
+		snprintf(r->log_err, sizeof(r->log_err), "idempotency row vanished");
+		return -EIO;
+	}
+	int rc = intake_store_bytea(PQgetvalue(res, 0, hash_col), &hash, &hash_len);
+	if (rc < 0)
+		return rc;
+	if (hash_len != 32 || !crypto_equal(hash, fingerprint, 32)) {
+		intake_biz_order_conflict(biz, outer_order_no, PQgetvalue(res, 0, 0));
+		rc = 1;
+	}
+	free(hash);
+	return rc;
+}
+
 int intake_store_photo(PGconn *c, struct intake_req *r, const char *vid, const char *kind,
 		       const char *source, const uint8_t *img, size_t len, const char *mime,
 		       uint32_t width, uint32_t height, int64_t *ret_id)

@@ -118,27 +118,17 @@ out:
 static int existing(PGconn *c, struct intake_req *r, struct intake_sync_state *st)
 {
 	PGresult *res = NULL;
-	uint8_t *hash = NULL;
-	size_t hash_len = 0;
 	const char *p[2] = {r->tenant_id, st->q.outer_order_no};
 	int rc = intake_store_exec(c, r,
 				   "SELECT certify_id, request_hash FROM verifications "
 				   "WHERE tenant_id = $1::uuid AND outer_order_no = $2",
 				   2, p, &res);
-	if (rc < 0)
-		goto out;
-	if (PQntuples(res) != 1) {
-		rc = -EIO;
-		snprintf(r->log_err, sizeof(r->log_err), "idempotency row vanished");
-		goto out;
-	}
-	rc = intake_store_bytea(PQgetvalue(res, 0, 1), &hash, &hash_len);
-	if (rc < 0)
-		goto out;
-	if (hash_len != 32 || !crypto_equal(hash, st->fingerprint, 32)) {
-		intake_biz_order_conflict(&st->biz, st->q.outer_order_no, PQgetvalue(res, 0, 0));
-		rc = INTAKE_SYNC_BIZ;
-		goto out;
+	if (rc == 0)
+		rc = intake_store_same_request(r, res, 1, st->fingerprint, st->q.outer_order_no,
+					       &st->biz);
+	if (rc != 0) {
+		PQclear(res);
+		return rc > 0 ? INTAKE_SYNC_BIZ : rc;
 	}
 	st->reused = true;
 	snprintf(st->out_certify_id, sizeof(st->out_certify_id), "%s", PQgetvalue(res, 0, 0));
@@ -152,7 +142,6 @@ static int existing(PGconn *c, struct intake_req *r, struct intake_sync_state *s
 	st->have_result = rc > 0;
 	rc = 0;
 out:
-	free(hash);
 	PQclear(res);
 	return rc;
 }

@@ -288,37 +288,37 @@ out:
 	free(detail);
 }
 
+/* Reads what the server sent and drops the notifications: how many there were, or -1 when the
+ * connection is lost (then dropped). */
+static int take_notifies(struct worker *w)
+{
+	PGnotify *n;
+	int k = 0;
+	if (!PQconsumeInput(w->pg)) {
+		drop_conn(w);
+		return -1;
+	}
+	while ((n = PQnotifies(w->pg))) {
+		PQfreemem(n);
+		k++;
+	}
+	return k;
+}
+
 /* Waits for a NOTIFY (or the poll interval). Returns early on stop. */
 static void wait_jobs(struct worker *w)
 {
 	struct lsvc_pool *p = w->pool;
 	int64_t until = mono_ms() + p->s->cfg->poll_ms;
-	PGnotify *n;
-	bool woke = false;
-	if (!PQconsumeInput(w->pg)) {
-		drop_conn(w);
+	if (take_notifies(w) != 0)
 		return;
-	}
-	while ((n = PQnotifies(w->pg))) {
-		PQfreemem(n);
-		woke = true;
-	}
-	while (!woke && !atomic_load(&p->stop)) {
+	while (!atomic_load(&p->stop)) {
 		int64_t left = until - mono_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pfd = {PQsocket(w->pg), POLLIN, 0};
-		int r = poll(&pfd, 1, (int)(left > 100 ? 100 : left));
-		if (r <= 0)
-			continue;
-		if (!PQconsumeInput(w->pg)) {
-			drop_conn(w);
+		if (poll(&pfd, 1, (int)(left > 100 ? 100 : left)) > 0 && take_notifies(w) != 0)
 			return;
-		}
-		while ((n = PQnotifies(w->pg))) {
-			PQfreemem(n);
-			woke = true;
-		}
 	}
 }
 

@@ -146,18 +146,9 @@ int intake_sync_valid(enum intake_sync_action action, const struct intake_params
 	r->outer_order_no = intake_param_value(p, "OuterOrderNo");
 	r->product_code = intake_param_value(p, "ProductCode");
 	r->model = intake_param_value(p, "Model");
-	if (!intake_valid_pos_int(intake_param_value(p, "SceneId"), &r->scene_id))
-		return intake_biz_invalid(b, "SceneId", "a positive decimal number.");
-	size_t ol = strlen(r->outer_order_no);
-	bool ok = ol <= 32;
-	for (size_t i = 0; ok && i < ol; i++) {
-		char c = r->outer_order_no[i];
-		ok = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-		     c == '-' || c == '_';
-	}
-	if (!ok)
-		return intake_biz_invalid(b, "OuterOrderNo",
-					  "1 to 32 letters, digits, '-' or '_'.");
+	if (intake_valid_order(intake_param_value(p, "SceneId"), r->outer_order_no, &r->scene_id,
+			       b) < 0)
+		return -EINVAL;
 	if (strcmp(r->product_code, product) != 0)
 		return intake_biz_fail(b, "401", "Invalid parameter ProductCode: %s takes %s.",
 				       r->action_name, product);

@@ -322,6 +322,24 @@ int intake_valid_person(const char *cert_type, const char *cert_name, const char
 	return 0;
 }
 
+int intake_valid_order(const char *scene, const char *outer_order_no, int64_t *scene_id,
+		       struct intake_biz *b)
+{
+	if (!intake_valid_pos_int(scene, scene_id))
+		return intake_biz_invalid(b, "SceneId", "a positive decimal number.");
+	size_t ol = strlen(outer_order_no);
+	bool ok = ol <= 32;
+	for (size_t i = 0; ok && i < ol; i++) {
+		char c = outer_order_no[i];
+		ok = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+		     c == '-' || c == '_';
+	}
+	if (!ok)
+		return intake_biz_invalid(b, "OuterOrderNo",
+					  "1 to 32 letters, digits, '-' or '_'.");
+	return 0;
+}
+
 int intake_valid_contact(const char *mobile, const char *ip, const char *user_id,
 			 struct intake_biz *b)
 {
@@ -477,18 +495,9 @@ int intake_valid_init(const struct intake_params *p, time_t now,
 				       ? intake_param_value(p, "CertifyUrlStyle")
 				       : "S";
 
-	if (!intake_valid_pos_int(scene, &r->scene_id))
-		return intake_biz_invalid(b, "SceneId", "a positive decimal number.");
-	size_t ol = strlen(r->outer_order_no);
-	bool ok = ol <= 32;
-	for (size_t i = 0; ok && i < ol; i++) {
-		char c = r->outer_order_no[i];
-		ok = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-		     c == '-' || c == '_';
-	}
-	if (!ok)
-		return intake_biz_invalid(b, "OuterOrderNo",
-					  "1 to 32 letters, digits, '-' or '_'.");
+	rc = intake_valid_order(scene, r->outer_order_no, &r->scene_id, b);
+	if (rc < 0)
+		return rc;
 	if (!intake_valid_enum(r->product_code, INIT_PRODUCTS))
 		return intake_biz_invalid(b, "ProductCode", "expected one of " INIT_PRODUCTS ".");
 	r->needs_authority =

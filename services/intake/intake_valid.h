@@ -142,6 +142,10 @@ bool intake_valid_text(const char *s, size_t max);
  * passport-style number). */
 int intake_valid_person(const char *cert_type, const char *cert_name, const char *cert_no,
 			time_t now, struct intake_biz *b) __attribute__((warn_unused_result));
+/* SceneId (a positive decimal, into *scene_id) and OuterOrderNo (1..32 letters, digits, '-'
+ * or '_'), both present: Code 401 otherwise. */
+int intake_valid_order(const char *scene, const char *outer_order_no, int64_t *scene_id,
+		       struct intake_biz *b) __attribute__((warn_unused_result));
 /* Mobile (5..20 digits, optional '+'), Ip (IPv4 or IPv6), UserId (1..128 bytes of text), each
  * when given. */
 int intake_valid_contact(const char *mobile, const char *ip, const char *user_id,

@@ -110,6 +110,7 @@ pg_start() {
 		die "pg: pid $pid is alive but not ready on 127.0.0.1:$PG_PORT; see $d/pg.log or run down.sh"
 	fi
 	port_busy "$PG_PORT" && die "pg: 127.0.0.1:$PG_PORT is already in use by another process"
+	pg_reach "$VAR"
 	mkdir -p "$d"
 	chown postgres: "$d"
 	chmod 700 "$d"
@@ -127,6 +128,23 @@ pg_start() {
 	head -n1 "$d/data/postmaster.pid" >"$d/pid"
 	pg_wait_ready "$(cat "$d/pid")" || { show_log "$d/pg.log"; die "pg: not ready"; }
 	pg_bootstrap
+}
+
+# The server runs as user postgres, so it must be able to walk down to var/: a checkout under a
+# private directory (mktemp -d makes it mode 700) would stop initdb with "Permission denied".
+# Grant traversal only (o+x, not listing) on the directories on the way that lack it, and say so.
+pg_reach() {
+	local path="" comp parts
+	IFS=/ read -ra parts <<<"${1#/}"
+	for comp in "${parts[@]}"; do
+		[ -n "$comp" ] || continue
+		path="$path/$comp"
+		[ -d "$path" ] || break
+		if ! runuser -u postgres -- test -x "$path"; then
+			chmod o+x "$path" || die "pg: user postgres cannot reach $path"
+			echo "pg: granted traversal (o+x) on $path so that user postgres reaches $1" >&2
+		fi
+	done
 }
 
 pg_wait_ready() {

@@ -11,6 +11,13 @@ const char *mt_kind_name(int kind)
 	return kind == MT_KIND_CALL ? "call" : metering_entry_kind_name(kind);
 }
 
+bool mt_kind_is_usage(int kind)
+{
+	return kind == MT_KIND_CALL || kind == METERING_ENTRY_TRIAL ||
+	       kind == METERING_ENTRY_PACKAGE || kind == METERING_ENTRY_POSTPAID ||
+	       kind == METERING_ENTRY_BLOCKED;
+}
+
 const struct metering_ladder *mt_ladders_for(const struct mt_ladders *l, int32_t product,
 					     int64_t period_start_ms)
 {
@@ -202,6 +209,8 @@ static struct mt_row *event_row(struct mt_batch *b, const struct mt_event *ev,
 	if (!r)
 		return NULL;
 	(void)snprintf(r->key, sizeof(r->key), "%s", ev->event_id);
+	memcpy(r->certify, ev->certify, sizeof(r->certify));
+	r->action = ev->action_code;
 	r->seq = seq;
 	r->kind = kind;
 	r->scene_id = ev->scene_id;
@@ -292,6 +301,16 @@ static struct metering_entry *entries_buf(struct mt_batch *b, size_t cap)
 	return b->scratch_e;
 }
 
+/* The number of package `id` of account `a`; 0 for none (the store refuses a package draw
+ * without one). */
+static int32_t package_no(const struct metering_account *a, const char *id)
+{
+	for (size_t i = 0; id[0] && i < a->n_pkgs; i++)
+		if (strcmp(a->pkgs[i].id, id) == 0)
+			return a->pkgs[i].no;
+	return 0;
+}
+
 static int apply_billable(struct mt_batch *b, const struct mt_event *ev,
 			  const struct metering_placement *pl)
 {
@@ -324,6 +343,7 @@ static int apply_billable(struct mt_batch *b, const struct mt_event *ev,
 		if (!r)
 			return -ENOMEM;
 		(void)snprintf(r->package_id, sizeof(r->package_id), "%s", e[i].package_id);
+		r->package_no = package_no(&x->a, e[i].package_id);
 		r->calls = e[i].calls;
 		r->balance_delta = e[i].balance_delta;
 		if (e[i].kind == METERING_ENTRY_TRIAL || e[i].kind == METERING_ENTRY_PACKAGE)

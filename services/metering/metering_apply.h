@@ -28,6 +28,8 @@
 /* Ledger row kinds: "call" (a non-billable call, counted only) and metering_entry_kind. */
 #define MT_KIND_CALL 0
 const char *mt_kind_name(int kind);
+/* True for the kinds a usage event produces (the rows of metering_usage). */
+bool mt_kind_is_usage(int kind);
 
 struct mt_settings {
 	int64_t grace_ms;
@@ -80,14 +82,20 @@ struct mt_month {
 	struct metering_month m, m0;
 };
 
+/* A ledger row. Usage kinds (call, trial, package, postpaid, blocked) go to metering_usage,
+ * keyed by (certify, action, seq) and pointing at their package by number; the others to
+ * metering_entries, keyed by (key, seq). */
 struct mt_row {
 	char key[MT_KEY_MAX];
+	char certify[MT_CERTIFY_LEN + 1]; /* usage kinds */
+	int16_t action;			  /* usage kinds: metering_actions.code */
 	int seq;
 	int kind;
 	char tenant[MT_TENANT_LEN + 1];
 	int32_t product;
 	int64_t scene_id;
 	char package_id[METERING_ID_MAX];
+	int32_t package_no; /* usage kinds drawing on a package: metering_packages.no */
 	int64_t calls, balance_delta, amount;
 	int64_t balance_after;		/* < 0: NULL */
 	int64_t price_version;		/* 0: NULL */

@@ -38,6 +38,7 @@ enum metering_pkg_status {
 
 struct metering_package {
 	char id[METERING_ID_MAX];
+	int32_t no; /* metering_packages.no; 0 until the row exists */
 	enum metering_pkg_status status;
 	int64_t size;	     /* calls bought, >= 0 */
 	int64_t remaining;   /* 0..size */

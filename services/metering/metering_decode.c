@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/crypto.h"
 #include "metering/metering_period.h"
@@ -51,17 +52,58 @@ static bool tenant_copy(const char *in, char out[MT_TENANT_LEN + 1])
 	return mt_uuid_canonical(out);
 }
 
-static bool event_id_ok(const char *s)
+static bool is_alpha(char c)
 {
-	if (!s || !*s)
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool action_ok(const char *s, size_t n)
+{
+	if (n == 0 || n >= MT_ACTION_MAX || !is_alpha(s[0]))
 		return false;
-	size_t n = strnlen(s, MT_EVENT_ID_MAX);
-	if (n >= MT_EVENT_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+	for (size_t i = 1; i < n; i++)
+		if (!is_alpha(s[i]) && !is_digit(s[i]))
 			return false;
 	return true;
+}
+
+/* Split "<32 hex>:<Action>" into ev->certify (lower-cased) and ev->action, and write the
+ * canonical form back into ev->event_id; false when `s` has another shape. */
+static bool event_id_parse(const char *s, struct mt_event *ev)
+{
+	if (!s || strnlen(s, MT_EVENT_ID_MAX) >= MT_EVENT_ID_MAX || strlen(s) <= MT_CERTIFY_LEN ||
+	    s[MT_CERTIFY_LEN] != ':')
+		return false;
+	for (size_t i = 0; i < MT_CERTIFY_LEN; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!is_digit(c) && !(c >= 'a' && c <= 'f'))
+			return false;
+		ev->certify[i] = c;
+	}
+	ev->certify[MT_CERTIFY_LEN] = '\0';
+	const char *a = s + MT_CERTIFY_LEN + 1;
+	size_t n = strlen(a);
+	if (!action_ok(a, n))
+		return false;
+	memcpy(ev->action, a, n + 1);
+	(void)snprintf(ev->event_id, sizeof(ev->event_id), "%s:%s", ev->certify, ev->action);
+	return true;
+}
+
+/* The printable prefix of untrusted `s` for an error message. */
+static void printable(const char *s, char *out, size_t outlen)
+{
+	size_t k = 0;
+	for (; s && *s && k + 1 < outlen; s++)
+		out[k++] = ((unsigned char)*s > 0x20 && (unsigned char)*s < 0x7f) ? *s : '?';
+	out[k] = '\0';
 }
 
 __attribute__((format(printf, 5, 6))) static int
@@ -79,11 +121,16 @@ reject(const char **ret_reason, const char *reason, char *err, size_t errlen, co
 static int check_fields(const Shiren__V1__UsageEvent *m, const struct mt_decode_limits *lim,
 			struct mt_event *ev, const char **ret_reason, char *err, size_t errlen)
 {
-	if (!event_id_ok(m->event_id))
+	char shown[80];
+	if (!event_id_parse(m->event_id, ev)) {
+		printable(m->event_id, shown, sizeof(shown));
 		return reject(ret_reason, MT_REJECT_EVENT_ID, err, errlen,
-			      "event_id must be 1-%lld printable ASCII bytes",
-			      (long long)MT_EVENT_ID_MAX - 1);
-	memcpy(ev->event_id, m->event_id, strlen(m->event_id) + 1);
+			      "event_id \"%s\" is not <CertifyId: 32 hex digits>:<Action>", shown);
+	}
+	if ((m->certify_id && *m->certify_id && strcasecmp(m->certify_id, ev->certify) != 0) ||
+	    (m->action && *m->action && strcmp(m->action, ev->action) != 0))
+		return reject(ret_reason, MT_REJECT_EVENT_ID, err, errlen,
+			      "event_id %s disagrees with certify_id/action", ev->event_id);
 	if (!tenant_copy(m->envelope->tenant_id, ev->tenant)) {
 		memset(ev->tenant, 0, sizeof(ev->tenant));
 		return reject(
@@ -103,6 +150,9 @@ static int check_fields(const Shiren__V1__UsageEvent *m, const struct mt_decode_
 		return reject(ret_reason, MT_REJECT_QUANTITY, err, errlen,
 			      "quantity %lld out of range", (long long)m->quantity);
 	ev->quantity = m->quantity;
+	if (m->sub_code < 0 || m->sub_code > MT_SUBCODE_MAX)
+		return reject(ret_reason, MT_REJECT_SUBCODE, err, errlen,
+			      "sub_code %lld out of range", (long long)m->sub_code);
 	ev->sub_code = m->sub_code;
 	ev->billable = m->sub_code >= MT_SUBCODE_BILL0 && m->sub_code <= MT_SUBCODE_BILL1;
 	if ((bool)m->billable != ev->billable)
@@ -140,6 +190,9 @@ int mt_decode_usage(const void *payload, size_t len, int32_t partition, int64_t 
 	ret->partition = partition;
 	ret->offset = offset;
 	*ret_reason = NULL;
+	if (partition < 0 || partition > MT_PARTITION_MAX)
+		return reject(ret_reason, MT_REJECT_PARTITION, err, errlen,
+			      "partition %lld is above %d", (long long)partition, MT_PARTITION_MAX);
 	Shiren__V1__UsageEvent *m =
 		shiren__v1__usage_event__unpack(NULL, len, (const uint8_t *)payload);
 	if (!m || !m->envelope) {

@@ -9,14 +9,21 @@
 #include <stdint.h>
 
 #define MT_EVENT_ID_MAX	 128 /* bytes + NUL: CertifyId (<= 64) + ":" + action */
-#define MT_TENANT_LEN	 36  /* canonical lower-case UUID text */
-#define MT_PRODUCT_MAX	 4   /* highest shiren.v1.Product value accepted */
-#define MT_SUBCODE_BILL0 200 /* SubCodes 200..206 are billable */
+#define MT_CERTIFY_LEN	 32  /* a CertifyId: 32 hex digits (16 bytes) */
+#define MT_ACTION_MAX	 65  /* an action name, [A-Za-z][A-Za-z0-9]{0,63}, + NUL */
+#define MT_SUBCODE_MAX	 32767
+#define MT_PARTITION_MAX 32767 /* the ledger keeps src_partition in a smallint */
+#define MT_TENANT_LEN	 36    /* canonical lower-case UUID text */
+#define MT_PRODUCT_MAX	 4     /* highest shiren.v1.Product value accepted */
+#define MT_SUBCODE_BILL0 200   /* SubCodes 200..206 are billable */
 #define MT_SUBCODE_BILL1 206
 
 /* A usage event that passed every check that needs no database. */
 struct mt_event {
-	char event_id[MT_EVENT_ID_MAX];
+	char event_id[MT_EVENT_ID_MAX];	  /* canonical: certify ":" action */
+	char certify[MT_CERTIFY_LEN + 1]; /* lower-case hex */
+	char action[MT_ACTION_MAX];
+	int16_t action_code; /* metering_actions.code, set by the caller (0 until then) */
 	char tenant[MT_TENANT_LEN + 1];
 	int32_t product;
 	int64_t scene_id;
@@ -35,16 +42,19 @@ struct mt_decode_limits {
 };
 
 /* Reasons (stable, lower-case; the DLQ `reason` and metering_rejects.reason). */
-#define MT_REJECT_DECODE   "decode"	    /* not a UsageEvent protobuf with an envelope */
-#define MT_REJECT_EVENT_ID "event_id"	    /* empty, too long or with control characters */
-#define MT_REJECT_TENANT   "tenant"	    /* envelope tenant_id is not a canonical UUID */
-#define MT_REJECT_UNKNOWN  "unknown_tenant" /* (set by the caller) no such tenant */
-#define MT_REJECT_PRODUCT  "product"
-#define MT_REJECT_QUANTITY "quantity" /* < 1 or > max_quantity */
-#define MT_REJECT_BILLABLE "billable" /* flag disagrees with the SubCode */
-#define MT_REJECT_TIME	   "time"     /* occurred_at missing or out of range */
-#define MT_REJECT_FUTURE   "future"   /* occurred_at too far after ingest */
-#define MT_REJECT_SCENE	   "scene"    /* negative scene id */
+#define MT_REJECT_DECODE    "decode"	/* not a UsageEvent protobuf with an envelope */
+#define MT_REJECT_EVENT_ID  "event_id"	/* not <32 hex>:<Action>, or disagrees with the fields */
+#define MT_REJECT_ACTION    "action"	/* (set by the caller) the action cannot be numbered */
+#define MT_REJECT_SUBCODE   "sub_code"	/* outside 0..MT_SUBCODE_MAX */
+#define MT_REJECT_PARTITION "partition" /* read from a partition above MT_PARTITION_MAX */
+#define MT_REJECT_TENANT    "tenant"	/* envelope tenant_id is not a canonical UUID */
+#define MT_REJECT_UNKNOWN   "unknown_tenant" /* (set by the caller) no such tenant */
+#define MT_REJECT_PRODUCT   "product"
+#define MT_REJECT_QUANTITY  "quantity" /* < 1 or > max_quantity */
+#define MT_REJECT_BILLABLE  "billable" /* flag disagrees with the SubCode */
+#define MT_REJECT_TIME	    "time"     /* occurred_at missing or out of range */
+#define MT_REJECT_FUTURE    "future"   /* occurred_at too far after ingest */
+#define MT_REJECT_SCENE	    "scene"    /* negative scene id */
 
 /* Decode `payload` read at (partition, offset) with broker timestamp `ingest_ms` (<= 0: the
  * envelope's produced_at is used). 0 with *ret filled, or -EBADMSG with *ret_reason (static)

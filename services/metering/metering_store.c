@@ -223,33 +223,83 @@ int mt_store_tenants_known(struct mt_store *s, const char *const *tenants, size_
 	return rc;
 }
 
-int mt_store_seen(struct mt_store *s, const char *const *ids, size_t n, struct mt_map *seen,
-		  char *err, size_t errlen)
+int mt_store_seen(struct mt_store *s, const struct mt_event *const *evs, size_t n,
+		  struct mt_map *seen, char *err, size_t errlen)
 {
-	struct mt_arr *a = &s->a[0];
+	const char *p[2];
+	int len[2], fmt[2] = {1, 1};
 	PGresult *r = NULL;
 	if (n == 0)
 		return 0;
-	mt_arr_reset(a);
-	for (size_t i = 0; i < n; i++)
-		mt_arr_text(a, ids[i]);
-	if (mt_arr_end(a) < 0)
+	mt_barr_reset(&s->ba[0], MT_OID_UUID);
+	mt_barr_reset(&s->ba[1], MT_OID_INT2);
+	for (size_t i = 0; i < n; i++) {
+		mt_barr_uuid(&s->ba[0], evs[i]->certify);
+		mt_barr_int2(&s->ba[1], evs[i]->action_code);
+	}
+	if (mt_barr_end(&s->ba[0], &p[0], &len[0]) < 0 ||
+	    mt_barr_end(&s->ba[1], &p[1], &len[1]) < 0)
 		return arr_fail(err, errlen);
-	const char *p[] = {a->buf};
-	int rc =
-		pg_exec(s->c,
-			"SELECT k.id FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (SELECT 1 "
-			"FROM metering_ledger l WHERE l.entry_key = k.id AND l.seq = 0 LIMIT 1) x",
-			1, p, &r, err, errlen);
+	/* One index probe per event: the usage entries with seq 0 are the dedup keys. */
+	int rc = pg_execb(s->c,
+			  "SELECT k.o FROM unnest($1::uuid[], $2::int2[]) WITH ORDINALITY AS "
+			  "k(c, a, o) CROSS JOIN LATERAL (SELECT 1 FROM metering_usage l WHERE "
+			  "l.certify_id = k.c AND l.action = k.a AND l.seq = 0 LIMIT 1) x",
+			  2, p, len, fmt, &r, err, errlen);
 	if (rc < 0)
 		return rc;
-	/* `seen` keeps its keys: use the caller's copies, not the result's. */
-	rc = result_set(s, r);
-	for (size_t k = 0; rc == 0 && k < n; k++)
-		if (mt_map_get(&s->tmp, ids[k], NULL) &&
-		    mt_map_put(seen, ids[k], 0, NULL) == -ENOMEM)
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		int64_t o = v64(r, i, 0);
+		if (o < 1 || (size_t)o > n)
+			continue;
+		/* `seen` keeps its keys: use the caller's copies, not the result's. */
+		if (mt_map_put(seen, evs[o - 1]->event_id, 0, NULL) == -ENOMEM)
 			rc = -ENOMEM;
-	mt_map_clear(&s->tmp);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int mt_store_actions(struct mt_store *s, const char *const *names, size_t n, struct mt_map *codes,
+		     struct mt_arena *mem, char *err, size_t errlen)
+{
+	PGresult *r = NULL;
+	int rc = 0;
+	if (n) {
+		mt_arr_reset(&s->a[0]);
+		for (size_t i = 0; i < n; i++)
+			mt_arr_text(&s->a[0], names[i]);
+		if (mt_arr_end(&s->a[0]) < 0)
+			return arr_fail(err, errlen);
+		char cap[16];
+		(void)snprintf(cap, sizeof(cap), "%d", MT_ACTIONS_MAX);
+		const char *p[] = {s->a[0].buf, cap};
+		/* Numbers continue after the highest; beyond the cap a name is not registered. */
+		rc = pg_exec(s->c,
+			     "INSERT INTO metering_actions (code, name) SELECT m.c + k.o, k.n FROM "
+			     "unnest($1::text[]) WITH ORDINALITY AS k(n, o), (SELECT coalesce(max("
+			     "code), 0) AS c FROM metering_actions) m WHERE m.c + k.o <= $2::int "
+			     "AND NOT EXISTS (SELECT 1 FROM metering_actions a WHERE a.name = k.n) "
+			     "ON CONFLICT DO NOTHING",
+			     2, p, NULL, err, errlen);
+	}
+	if (rc == 0)
+		rc = pg_exec(s->c, "SELECT code, name FROM metering_actions", 0, NULL, &r, err,
+			     errlen);
+	if (rc < 0)
+		return rc;
+	mt_map_clear(codes);
+	mt_arena_reset(mem);
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		const char *name = PQgetvalue(r, i, 1);
+		size_t len = strlen(name) + 1;
+		char *k = mt_arena_alloc(mem, len);
+		if (!k || mt_map_put(codes, memcpy(k, name, len), (uint32_t)v64(r, i, 0), NULL) ==
+				  -ENOMEM) {
+			(void)snprintf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+		}
+	}
 	PQclear(r);
 	return rc;
 }
@@ -341,6 +391,7 @@ static void pkg_row(const PGresult *r, int i, struct metering_package *p)
 	p->price_total = v64(r, i, 7);
 	p->purchased_at_ms = v64(r, i, 8);
 	p->expires_at_ms = v64(r, i, 9);
+	p->no = (int32_t)v64(r, i, 10);
 }
 
 /* Order of (tenant, product) keys, as PostgreSQL sorts (uuid, smallint). */
@@ -420,10 +471,11 @@ static int load_keys(struct mt_store *s, struct mt_batch *b, bool all_packages, 
 			all_packages
 				? "SELECT a.tenant_id::text, a.product, a.id, a.status, a.size, "
 				  "a.remaining, a.unit_price, a.price_total, a.purchased_at_ms, "
-				  "a.expires_at_ms " KEYS_LATERAL("metering_packages", "OFFSET 0")
+				  "a.expires_at_ms, a.no " KEYS_LATERAL("metering_packages",
+									"OFFSET 0")
 				: "SELECT a.tenant_id::text, a.product, a.id, a.status, a.size, "
 				  "a.remaining, a.unit_price, a.price_total, a.purchased_at_ms, "
-				  "a.expires_at_ms " KEYS_LATERAL(
+				  "a.expires_at_ms, a.no " KEYS_LATERAL(
 					  "metering_packages", "AND x.status = 'active' OFFSET 0"),
 			2, p, &rp, err, errlen);
 	if (rc == 0)

@@ -66,9 +66,19 @@ int mt_store_offsets_save(struct mt_store *s, const char *topic, const struct mt
 int mt_store_tenants_known(struct mt_store *s, const char *const *tenants, size_t n,
 			   bool *ret_known, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
-/* Mark in `seen` (a map of borrowed ids, value ignored) the ids that already have ledger rows. */
-int mt_store_seen(struct mt_store *s, const char *const *ids, size_t n, struct mt_map *seen,
-		  char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Mark in `seen` (a map of borrowed event ids, value ignored) the events that already have
+ * ledger rows. Each event's action_code must be set. */
+int mt_store_seen(struct mt_store *s, const struct mt_event *const *evs, size_t n,
+		  struct mt_map *seen, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Number the action `names` not in metering_actions yet (while fewer than MT_ACTIONS_MAX are),
+ * then load every (name -> code) into `codes`, its keys copied into `mem` (both reset first).
+ * Outside a transaction: a registered name stays registered. */
+#define MT_ACTIONS_MAX 1000
+int mt_store_actions(struct mt_store *s, const char *const *names, size_t n, struct mt_map *codes,
+		     struct mt_arena *mem, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Load (and lock FOR UPDATE, in key order) every account of `b` not loaded yet, creating the
  * missing rows with the batch's trial limit; with their ACTIVE packages (every package when

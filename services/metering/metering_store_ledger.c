@@ -2,6 +2,7 @@
  * parsing on the server), and the daily rollups summed in C from the same rows plus the
  * duplicates, upserted with binary array parameters (metering_store.h). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,23 @@ enum {
 	D_LATE
 };
 
-#define LEDGER_COLS                                                                              \
+/* Entries other than usage: text keys, every column (metering_entries). */
+#define ENTRY_COLS                                                                               \
 	"entry_key, seq, kind, tenant_id, product, scene_id, package_id, calls, balance_delta, " \
 	"balance_after, amount, price_version, tier_first, tier_last, period, day, late_from, "  \
 	"occurred_at_ms, ingest_ms, src_partition, src_offset, sub_code, actor, reason"
-#define LEDGER_NCOLS 24
+#define ENTRY_NCOLS 24
 
-static void copy_row(struct mt_bin *o, const struct mt_row *r)
+/* Usage entries: the compact row of migration 007 (metering_usage), no NULLs. */
+#define USAGE_COLS                                                                                 \
+	"certify_id, tenant_id, occurred_at_ms, scene_id, amount, src_offset, package_no, calls, " \
+	"period, price_version, action, seq, kind, product, tier_first, tier_last, sub_code, "     \
+	"src_partition"
+#define USAGE_NCOLS 18
+
+static void entry_row(struct mt_bin *o, const struct mt_row *r)
 {
-	mt_bin_u16(o, LEDGER_NCOLS);
+	mt_bin_u16(o, ENTRY_NCOLS);
 	mt_bin_f_text(o, r->key);
 	mt_bin_f_int2(o, (int16_t)r->seq);
 	mt_bin_f_text(o, mt_kind_name(r->kind));
@@ -91,6 +100,51 @@ static void copy_row(struct mt_bin *o, const struct mt_row *r)
 	mt_bin_f_text(o, r->reason);
 }
 
+/* Values the compact row cannot hold are refused, not truncated. */
+static int usage_row_check(const struct mt_row *r, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	if (r->action < 1)
+		why = "no action code";
+	else if (r->kind == METERING_ENTRY_PACKAGE && r->package_no < 1)
+		why = "package without a number";
+	else if (r->calls < 1 || r->calls > INT32_MAX)
+		why = "calls out of range";
+	else if (r->price_version > INT32_MAX || r->tier_first > INT16_MAX ||
+		 r->tier_last > INT16_MAX || r->sub_code > INT16_MAX || r->seq > INT16_MAX ||
+		 r->partition > INT16_MAX)
+		why = "a value out of range";
+	else if (r->late_from > 0 ? r->late_from != r->day / 100 : r->period != r->day / 100)
+		why = "period and day disagree";
+	if (!why)
+		return 0;
+	(void)snprintf(err, errlen, "usage entry %s/%d cannot be stored: %s", r->key, r->seq, why);
+	return -EINVAL;
+}
+
+static void usage_row(struct mt_bin *o, const struct mt_row *r)
+{
+	mt_bin_u16(o, USAGE_NCOLS);
+	mt_bin_f_uuid(o, r->certify);
+	mt_bin_f_uuid(o, r->tenant);
+	mt_bin_f_int8(o, r->occurred_ms);
+	mt_bin_f_int8(o, r->scene_id);
+	mt_bin_f_int8(o, r->amount);
+	mt_bin_f_int8(o, r->partition < 0 ? -1 : r->offset);
+	mt_bin_f_int4(o, r->package_no);
+	mt_bin_f_int4(o, (int32_t)r->calls);
+	mt_bin_f_int4(o, r->period);
+	mt_bin_f_int4(o, (int32_t)r->price_version);
+	mt_bin_f_int2(o, r->action);
+	mt_bin_f_int2(o, (int16_t)r->seq);
+	mt_bin_f_int2(o, (int16_t)r->kind);
+	mt_bin_f_int2(o, (int16_t)r->product);
+	mt_bin_f_int2(o, (int16_t)r->tier_first);
+	mt_bin_f_int2(o, (int16_t)r->tier_last);
+	mt_bin_f_int2(o, (int16_t)(r->sub_code < 0 ? 0 : r->sub_code));
+	mt_bin_f_int2(o, (int16_t)(r->partition < 0 ? -1 : r->partition));
+}
+
 /* libpq's message with the SQLSTATE prefix, as pg_exec writes it. */
 static int copy_fail(PGconn *c, PGresult *r, char *err, size_t errlen)
 {
@@ -100,30 +154,48 @@ static int copy_fail(PGconn *c, PGresult *r, char *err, size_t errlen)
 	return PQstatus(c) == CONNECTION_BAD ? -ECONNRESET : -EIO;
 }
 
-static int copy_ledger(struct mt_store *s, const struct mt_batch *b, char *err, size_t errlen)
+/* COPY the rows of `b` whose kind is (or is not) usage into their table. */
+static int copy_rows(struct mt_store *s, const struct mt_batch *b, bool usage, char *err,
+		     size_t errlen)
 {
 	static const char head[] = "PGCOPY\n\377\r\n";
 	struct mt_bin *o = &s->copy;
+	size_t n = 0;
 	PGresult *r;
+	int rc;
 	mt_bin_reset(o);
 	mt_bin_raw(o, head, sizeof(head)); /* 11 bytes with the NUL */
 	mt_bin_u32(o, 0);		   /* flags */
 	mt_bin_u32(o, 0);		   /* header extension length */
-	for (size_t i = 0; i < b->n_rows; i++)
-		copy_row(o, &b->rows[i]);
+	for (size_t i = 0; i < b->n_rows; i++) {
+		const struct mt_row *row = &b->rows[i];
+		if (mt_kind_is_usage(row->kind) != usage)
+			continue;
+		if (usage && (rc = usage_row_check(row, err, errlen)) < 0)
+			return rc;
+		if (usage)
+			usage_row(o, row);
+		else
+			entry_row(o, row);
+		n++;
+	}
 	mt_bin_u16(o, 0xffff);
+	if (n == 0)
+		return 0;
 	if (o->err) {
 		(void)snprintf(err, errlen, "ledger rows cannot be encoded (%d)", o->err);
 		return o->err;
 	}
-	r = PQexec(s->c, "COPY metering_ledger (" LEDGER_COLS ") FROM STDIN (FORMAT binary)");
+	r = PQexec(s->c, usage ? "COPY metering_usage (" USAGE_COLS ") FROM STDIN (FORMAT binary)"
+			       : "COPY metering_entries (" ENTRY_COLS
+				 ") FROM STDIN (FORMAT binary)");
 	if (PQresultStatus(r) != PGRES_COPY_IN)
 		return copy_fail(s->c, r, err, errlen);
 	PQclear(r);
 	if (PQputCopyData(s->c, (const char *)o->buf, (int)o->len) != 1 ||
 	    PQputCopyEnd(s->c, NULL) != 1)
 		return copy_fail(s->c, NULL, err, errlen);
-	int rc = 0;
+	rc = 0;
 	while ((r = PQgetResult(s->c))) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
 			rc = copy_fail(s->c, r, err, errlen);
@@ -240,7 +312,8 @@ int mt_store_write_ledger(struct mt_store *s, const struct mt_batch *b, const st
 	mt_map_clear(&s->dmap);
 	mt_arena_reset(&s->mem);
 	s->n_daily = 0;
-	if (b->n_rows && (rc = copy_ledger(s, b, err, errlen)) < 0)
+	if (b->n_rows && ((rc = copy_rows(s, b, true, err, errlen)) < 0 ||
+			  (rc = copy_rows(s, b, false, err, errlen)) < 0))
 		return rc;
 	for (size_t i = 0; rc == 0 && i < b->n_rows; i++)
 		rc = daily_add_row(s, &b->rows[i]);

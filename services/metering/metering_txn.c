@@ -23,6 +23,10 @@ struct mt_txn {
 	struct mt_batch b;
 	struct mt_store st;
 	struct mt_map ids, seen, tenants;
+	/* Action name -> metering_actions.code; names registered outside the batch transaction. */
+	struct mt_map actions, new_actions;
+	struct mt_arena actions_mem;
+	bool actions_loaded;
 	/* Tenants known to exist (they are never deleted): checked once, not per batch. */
 	struct mt_map known_tenants;
 	struct mt_arena known_mem;
@@ -32,7 +36,8 @@ struct mt_txn {
 	size_t cap;
 	const char **tv; /* distinct tenants */
 	bool *known;
-	const char **idv; /* candidate event ids */
+	const struct mt_event **evv; /* candidate events */
+	const char **namev;	     /* action names to register */
 	struct metering_placement *pl;
 	struct mt_dup *dups;
 	struct mt_reject *rej;
@@ -55,6 +60,9 @@ struct mt_txn *mt_txn_new(const struct mt_txn_cfg *cfg)
 	mt_map_init(&t->ids);
 	mt_map_init(&t->seen);
 	mt_map_init(&t->tenants);
+	mt_map_init(&t->actions);
+	mt_map_init(&t->new_actions);
+	mt_arena_init(&t->actions_mem);
 	mt_map_init(&t->known_tenants);
 	mt_arena_init(&t->known_mem);
 	return t;
@@ -69,11 +77,15 @@ void mt_txn_free(struct mt_txn *t)
 	mt_map_free(&t->ids);
 	mt_map_free(&t->seen);
 	mt_map_free(&t->tenants);
+	mt_map_free(&t->actions);
+	mt_map_free(&t->new_actions);
+	mt_arena_free(&t->actions_mem);
 	mt_map_free(&t->known_tenants);
 	mt_arena_free(&t->known_mem);
 	free(t->tv);
 	free(t->known);
-	free(t->idv);
+	free(t->evv);
+	free(t->namev);
 	free(t->pl);
 	free(t->dups);
 	free(t->rej);
@@ -103,16 +115,19 @@ static int reserve(struct mt_txn *t, size_t n)
 	if (n <= t->cap)
 		return 0;
 	size_t c = n < 1024 ? 1024 : n;
-	void *a = realloc(t->tv, c * sizeof(*t->tv)), *b2, *c2, *d, *e, *f;
+	void *a = realloc(t->tv, c * sizeof(*t->tv)), *b2, *c2, *c3, *d, *e, *f;
 	if (!a)
 		return -ENOMEM;
 	t->tv = a;
 	if (!(b2 = realloc(t->known, c * sizeof(*t->known))))
 		return -ENOMEM;
 	t->known = b2;
-	if (!(c2 = realloc(t->idv, c * sizeof(*t->idv))))
+	if (!(c2 = realloc(t->evv, c * sizeof(*t->evv))))
 		return -ENOMEM;
-	t->idv = c2;
+	t->evv = c2;
+	if (!(c3 = realloc(t->namev, c * sizeof(*t->namev))))
+		return -ENOMEM;
+	t->namev = c3;
 	if (!(d = realloc(t->pl, c * sizeof(*t->pl))))
 		return -ENOMEM;
 	t->pl = d;
@@ -257,8 +272,8 @@ static int dedup(struct mt_txn *t, struct mt_msg *msgs, size_t n, char *err, siz
 	mt_map_clear(&t->ids);
 	for (size_t i = 0; i < n; i++)
 		if (msgs[i].outcome == MT_OUT_APPLIED)
-			t->idv[k++] = msgs[i].ev.event_id;
-	int rc = mt_store_seen(&t->st, t->idv, k, &t->seen, err, errlen);
+			t->evv[k++] = &msgs[i].ev;
+	int rc = mt_store_seen(&t->st, t->evv, k, &t->seen, err, errlen);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -386,6 +401,51 @@ static void stats(const struct mt_txn *t, const struct mt_msg *msgs, size_t n,
 		ret->skipped_offsets += t->parts[i].d.skipped;
 }
 
+/* Give every decoded event its action code, registering names seen for the first time (in
+ * their own statement, before the batch transaction: a code must not vanish with a rollback
+ * while this cache keeps it). An action that cannot be numbered makes its event bad. */
+static int resolve_actions(struct mt_txn *t, struct mt_msg *msgs, size_t n, char *err,
+			   size_t errlen)
+{
+	size_t k = 0;
+	uint32_t code;
+	mt_map_clear(&t->new_actions);
+	for (size_t i = 0; i < n; i++) {
+		const char *a = msgs[i].ev.action;
+		if (msgs[i].bad || mt_map_get(&t->actions, a, NULL))
+			continue;
+		int rc = mt_map_put(&t->new_actions, a, 0, NULL);
+		if (rc == -ENOMEM) {
+			(void)snprintf(err, errlen, "out of memory");
+			return rc;
+		}
+		if (rc == 0)
+			t->namev[k++] = a;
+	}
+	if (k || !t->actions_loaded) {
+		int rc = mt_store_actions(&t->st, t->namev, k, &t->actions, &t->actions_mem, err,
+					  errlen);
+		t->actions_loaded = rc == 0;
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mt_msg *m = &msgs[i];
+		if (m->bad)
+			continue;
+		if (mt_map_get(&t->actions, m->ev.action, &code)) {
+			m->ev.action_code = (int16_t)code;
+			continue;
+		}
+		m->bad = true;
+		m->reason = MT_REJECT_ACTION;
+		(void)snprintf(m->err, sizeof(m->err),
+			       "action %s cannot be numbered: metering_actions holds at most %d",
+			       m->ev.action, MT_ACTIONS_MAX);
+	}
+	return 0;
+}
+
 int mt_txn_run(struct mt_txn *t, PGconn *c, struct mt_msg *msgs, size_t n, struct mt_txn_stats *ret,
 	       char *err, size_t errlen)
 {
@@ -397,6 +457,8 @@ int mt_txn_run(struct mt_txn *t, PGconn *c, struct mt_msg *msgs, size_t n, struc
 		(void)snprintf(err, errlen, "out of memory");
 		return rc;
 	}
+	if ((rc = resolve_actions(t, msgs, n, err, errlen)) < 0)
+		return rc;
 	if ((rc = pg_begin(c, err, errlen)) < 0)
 		return rc;
 	if ((rc = mt_store_closed_through(&t->st, false, &t->b.closed_through, err, errlen)) < 0 ||

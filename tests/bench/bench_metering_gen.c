@@ -97,9 +97,15 @@ static int produce_ev(rd_kafka_t *rk, const char *topic, const struct ev *e)
 	if (envelope_new(&env, &eb, e->tenant, NULL, "bench-metering-gen") < 0)
 		return -EIO;
 	u.envelope = &env;
+	/* The fields the producers set from the id: "<CertifyId>:<Action>". */
+	char certify[128] = "";
+	const char *colon = strchr(e->event_id, ':');
+	if (colon && (size_t)(colon - e->event_id) < sizeof(certify))
+		(void)snprintf(certify, sizeof(certify), "%.*s", (int)(colon - e->event_id),
+			       e->event_id);
 	u.event_id = (char *)e->event_id;
-	u.certify_id = (char *)"";
-	u.action = (char *)"";
+	u.certify_id = certify;
+	u.action = (char *)(colon ? colon + 1 : "");
 	u.product = (Shiren__V1__Product)e->product;
 	u.scene_id = e->scene;
 	u.quantity = e->quantity;
@@ -257,7 +263,14 @@ static uint64_t mix(uint64_t x)
 static void gen_event(const struct gen_opts *o, char **tenants, size_t nt, long long i, char *id,
 		      size_t idlen, struct ev *e, int64_t t)
 {
-	(void)snprintf(id, idlen, "%s-%lld:Verify", o->prefix, i);
+	/* A CertifyId as intake makes them: 32 random-looking hex digits (here a function of the
+	 * prefix and i, so a duplicate repeats its id), then the action. */
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = o->prefix; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	(void)snprintf(id, idlen, "%016llx%016llx:CompareFaceVerify",
+		       (unsigned long long)mix(h ^ (uint64_t)i * 0x9e3779b97f4a7c15ULL),
+		       (unsigned long long)mix(h + (uint64_t)i + 1));
 	e->tenant = tenants[(size_t)((i * 7919) % (long long)nt)];
 	e->event_id = id;
 	e->product = (int)o->product;

@@ -143,6 +143,71 @@ def test_changed_migration_is_refused(ctl, db, tmp_path):
     assert db.execute("SELECT to_regclass('next_t')").fetchone()[0] is None
 
 
+def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
+    """A database that metered with the text-keyed ledger of 003 keeps every entry across 007:
+    contract-shaped usage entries move to metering_usage, the rest stay, and the ledger view
+    reads the same rows (less balance_after/ingest_ms of the moved ones)."""
+    d = tmp_path / "sql"
+    d.mkdir()
+    for name in SQL_FILES:
+        if name < "007":
+            shutil.copy(SQL_DIR / name, d / name)
+    env = {"SHIREN_SQL_DIR": str(d)}
+    ctl("migrate", env=env)
+    t = db.execute("INSERT INTO tenants (name) VALUES ('legacy-co') RETURNING id").fetchone()[0]
+    db.execute("INSERT INTO metering_accounts (tenant_id, product, trial_limit, trial_used) "
+               "VALUES (%s, 4, 100, 1)", (t,))
+    for pid in ("pk-a", "pk-b"):
+        db.execute("INSERT INTO metering_packages (id, tenant_id, product, size, remaining, "
+                   "unit_price, price_total, purchased_at_ms, expires_at_ms) VALUES "
+                   "(%s, %s, 4, 10, 9, 3000, 30000, 1, 2)", (pid, t))
+    cid = "91707DC296D469AD38E4C5EFA6A0F24B"
+    cols = ("entry_key, seq, kind, tenant_id, product, scene_id, package_id, calls, "
+            "balance_delta, balance_after, amount, price_version, tier_first, tier_last, "
+            "period, day, late_from, occurred_at_ms, ingest_ms, src_partition, src_offset, "
+            "sub_code, actor, reason")
+    at = 1764547200000 + 3600 * 1000  # 2025-12-01 09:00 UTC+8
+    rows = [
+        (f"{cid}:CompareFaceVerify", 0, "trial", t, 4, 7, None, 1, -1, 99, 0, None, None,
+         None, 202512, 20251201, None, at, at + 5, 1, 10, 200, None, None),
+        (f"{cid}:CompareFaceVerify", 1, "package", t, 4, 7, "pk-b", 1, -1, 9, 3000, None, None,
+         None, 202512, 20251201, None, at, at + 5, 1, 10, 200, None, None),
+        (f"{cid.lower()}:Id2MetaVerify", 0, "postpaid", t, 4, 7, None, 2, 0, None, 8000, 1, 0,
+         0, 202601, 20251201, 202512, at, at + 5, 0, 11, 201, None, None),
+        ("a1:Verify", 0, "call", t, 4, 7, None, 1, 0, None, 0, None, None, None, 202512,
+         20251201, None, at, at + 5, 0, 12, 107, None, None),
+        ("topup:pk-b", 0, "topup", t, 4, 0, "pk-b", 10, 10, 10, 30000, None, None, None,
+         202512, 20251201, None, at, None, None, None, None, "ops", "bought"),
+    ]
+    marks = ", ".join(["%s"] * 24)
+    for r in rows:
+        db.execute(f"INSERT INTO metering_ledger ({cols}) VALUES ({marks})", r)
+    before = db.execute(f"SELECT {cols} FROM metering_ledger ORDER BY entry_key, seq").fetchall()
+
+    shutil.copy(SQL_DIR / "007_metering_compact.sql", d / "007_metering_compact.sql")
+    ctl("migrate", env=env)
+    after = db.execute(f"SELECT {cols} FROM metering_ledger ORDER BY entry_key, seq").fetchall()
+    moved = {f"{cid.lower()}:CompareFaceVerify", f"{cid.lower()}:Id2MetaVerify"}
+
+    def shown(r):
+        r = list(r)
+        c, _, a = r[0].partition(":")
+        if c == cid:  # the key is read back with the CertifyId in lower case
+            r[0] = f"{c.lower()}:{a}"
+        if r[0] in moved:
+            r[9] = r[18] = None  # balance_after, ingest_ms: not kept for usage entries
+        return tuple(r)
+
+    assert sorted(after) == sorted(shown(r) for r in before)
+    assert db.execute("SELECT count(*) FROM metering_usage").fetchone()[0] == 3
+    assert db.execute("SELECT count(*) FROM metering_entries").fetchone()[0] == 2
+    assert db.execute("SELECT name FROM metering_actions WHERE code > 5").fetchall() == \
+        [("Id2MetaVerify",)]
+    # Packages are numbered; the moved package draw points at its number.
+    assert db.execute("SELECT p.id FROM metering_usage u JOIN metering_packages p ON "
+                      "p.no = u.package_no").fetchall() == [("pk-b",)]
+
+
 def test_renamed_migration_is_refused(ctl, db, tmp_path):
     d = _copy_sql(tmp_path)
     env = {"SHIREN_SQL_DIR": str(d)}

@@ -6,6 +6,7 @@ the balance route, reconciliation and the cache rebuild.
 The helpers here (Metering, ev) are shared with test_metering_faults.py.
 """
 import calendar
+import hashlib
 import json
 import os
 import signal
@@ -35,10 +36,17 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def key(label, action="CompareFaceVerify"):
+    """The event id of a test event named `label`, shaped as the producers make them:
+    <CertifyId, 32 hex digits>:<Action>."""
+    return f"{hashlib.md5(label.encode()).hexdigest()}:{action}"
+
+
 def ev(tenant, eid, sub=200, qty=1, at=None, scene=1000001, ingest=0, product=4,
-       billable=None):
-    """One line for `bench_metering_gen events`."""
+       billable=None, action="CompareFaceVerify", raw=False):
+    """One line for `bench_metering_gen events`; `eid` is a label for key() unless `raw`."""
     at = now_ms() if at is None else at
+    eid = eid if raw else key(eid, action)
     line = f"{tenant} {product} {eid} {sub} {qty} {at} {scene} {ingest}"
     return line + (f" {int(billable)}" if billable is not None else "")
 
@@ -285,16 +293,26 @@ def test_bad_input_is_dead_lettered_and_counted(metering):
         ev(t, "m1:Verify", sub=205, billable=0),         # flag disagrees with SubCode
         ev(t, "p1:Verify", product=9),                   # unknown product
         ev(t, "ok2:Verify"),
+        ev(t, "not-a-certify-id:Verify", raw=True),      # not <32 hex>:<Action>
+        ev(t, key("i1") + ":Extra", raw=True),           # a second colon
+        ev(t, "s1:Verify", sub=40000),                   # SubCode beyond a smallint
+        # An action metering has not seen yet is numbered on first sight and billed.
+        ev(t, "ok3", action="Id2MetaVerify"),
     ]
     m.events(lines)
     subprocess.run([m.bins.bench_metering_gen, "garbage", "2", t], env=m.env, check=True)
-    m.wait_consumed(10)
-    assert kinds(m.ledger())["trial"][0] == 2
+    m.wait_consumed(14)
+    assert kinds(m.ledger())["trial"][0] == 3
     reasons = dict(m.sql("SELECT reason, count(*) FROM metering_rejects GROUP BY reason"))
     assert reasons == {"unknown_tenant": 1, "quantity": 2, "future": 1, "billable": 1,
-                       "product": 1, "decode": 2}
+                       "product": 1, "decode": 2, "event_id": 2, "sub_code": 1}
     off = m.sql("SELECT sum(consumed), sum(applied), sum(rejected) FROM metering_offsets")[0]
-    assert off == (10, 2, 8)
+    assert off == (14, 3, 11)
+    code = m.one("SELECT code FROM metering_actions WHERE name = 'Id2MetaVerify'")
+    assert code > 5  # after the seeded ones
+    assert m.sql("SELECT kind, calls FROM metering_ledger WHERE entry_key = %s",
+                 (key("ok3", "Id2MetaVerify"),)) == [("trial", 1)]
+    assert m.one("SELECT count(*) FROM metering_usage WHERE action = %s", (code,)) == 1
     out = subprocess.run([m.bins.bench_metering_gen, "dlq", "20"], env=m.env,
                          capture_output=True, text=True, timeout=60, check=True).stdout
     dlq = {k: int(v) for k, v in (l.split() for l in out.splitlines())}
@@ -320,8 +338,9 @@ def test_late_events_and_period_close(bins, migrated_env, tmp_path, unique):
         rows = m.sql("SELECT entry_key, period, late_from FROM metering_ledger "
                      "WHERE kind = 'postpaid' ORDER BY entry_key")
         cur_id = now.tm_year * 100 + now.tm_mon
-        assert rows == [("big1:Verify", prev_id, None), ("big2:Verify", prev_id, None),
-                        ("late1:Verify", cur_id, prev_id)]
+        assert sorted(rows) == sorted([(key("big1:Verify"), prev_id, None),
+                                       (key("big2:Verify"), prev_id, None),
+                                       (key("late1:Verify"), cur_id, prev_id)])
         assert m.one("SELECT sum(late) FROM metering_daily") == 7
         assert m.stop() == 0
         # A restart with a short sweep closes the previous month: whole-volume settlement.
@@ -381,9 +400,21 @@ def test_balance_route_reports_and_rebuild(metering):
             m.sql("SELECT * FROM metering_daily ORDER BY 1, 2, 3, 4"),
             m.sql("SELECT trial_used FROM metering_accounts")) == snap
     m.reconcile()
-    # The ledger itself refuses changes.
-    with pytest.raises(psycopg.errors.RaiseException):
-        m.sql("UPDATE metering_ledger SET amount = 0")
+    # The ledger itself refuses changes, in both of its tables.
+    for table in ("metering_usage", "metering_entries"):
+        with pytest.raises(psycopg.errors.RaiseException):
+            m.sql(f"UPDATE {table} SET amount = 0")
+        with pytest.raises(psycopg.errors.RaiseException):
+            m.sql(f"DELETE FROM {table}")
+    # A usage entry reads back through the view with the columns of a full row.
+    row = m.sql("SELECT entry_key, seq, kind, package_id, calls, balance_delta, late_from, "
+                "sub_code, src_partition IS NOT NULL, src_offset IS NOT NULL, day, "
+                "occurred_at_ms FROM metering_ledger WHERE entry_key = %s",
+                (key("r105:Verify"),))
+    assert row[0][:10] == (key("r105:Verify"), 0, "package", "r-pkg", 1, -1, None, 200, True,
+                           True)
+    day, at = row[0][10:]
+    assert day == int(time.strftime("%Y%m%d", time.gmtime((at + UTC8) / 1000)))
 
 
 def test_expiry_sweep_and_reminders(bins, migrated_env, tmp_path, unique):

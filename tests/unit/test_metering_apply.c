@@ -51,6 +51,7 @@ static void fx_init(struct fx *f, enum metering_on_exhaust oe, int64_t pkg_size,
 	if (pkg_size > 0) {
 		struct metering_package *p = &x->a.pkgs[x->a.n_pkgs++];
 		(void)snprintf(p->id, sizeof(p->id), "p-late");
+		p->no = 7;
 		p->size = p->remaining = pkg_size;
 		p->price_total = pkg_size * 3000;
 		p->purchased_at_ms = T0 - DAY;
@@ -65,7 +66,11 @@ static int event(struct fx *f, int sub_code, int64_t q, int64_t t, int64_t inges
 {
 	uint32_t ai, mi;
 	memset(ev, 0, sizeof(*ev));
-	(void)snprintf(ev->event_id, sizeof(ev->event_id), "c%d:Verify", f->seq++);
+	(void)snprintf(ev->certify, sizeof(ev->certify), "%032x", f->seq);
+	(void)snprintf(ev->action, sizeof(ev->action), "CompareFaceVerify");
+	ev->action_code = 5;
+	(void)snprintf(ev->event_id, sizeof(ev->event_id), "%s:%s", ev->certify, ev->action);
+	f->seq++;
 	memcpy(ev->tenant, TENANT, sizeof(TENANT));
 	ev->product = 4;
 	ev->scene_id = 1000001;
@@ -152,7 +157,9 @@ static void test_trial_package_postpaid(void)
 		       f.b.alerts[i].a.threshold == 20;
 	CHECK_INT(n20, 1);
 	/* Row identity: one key per event, seq 0. */
-	CHECK_STR(f.b.rows[0].key, "c0:Verify");
+	CHECK_STR(f.b.rows[0].key, "00000000000000000000000000000000:CompareFaceVerify");
+	CHECK_STR(f.b.rows[0].certify, "00000000000000000000000000000000");
+	CHECK_INT(f.b.rows[0].action, 5);
 	CHECK_INT(f.b.rows[0].seq, 0);
 	CHECK_INT(f.b.rows[0].period, 202411);
 	CHECK_INT(f.b.rows[0].day, 20241124);
@@ -172,6 +179,8 @@ static void test_event_spans_sources(void)
 	CHECK_INT(f.b.rows[1].seq, 0);
 	CHECK_INT(f.b.rows[2].kind, METERING_ENTRY_PACKAGE);
 	CHECK_STR(f.b.rows[2].package_id, "p-late");
+	CHECK_INT(f.b.rows[2].package_no, 7); /* the compact row points at the number */
+	CHECK_INT(f.b.rows[1].package_no, 0);
 	CHECK_INT(f.b.rows[2].seq, 1);
 	CHECK_INT(f.b.rows[3].kind, METERING_ENTRY_POSTPAID);
 	CHECK_INT(f.b.rows[3].calls, 5);

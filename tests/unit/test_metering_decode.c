@@ -8,7 +8,8 @@
 #include "shiren/v1/metering.pb-c.h"
 #include "unit.h"
 
-#define TENANT "7d0c6a52-2f4e-4a51-9a53-0c1b3a0f6e11"
+#define TENANT	"7d0c6a52-2f4e-4a51-9a53-0c1b3a0f6e11"
+#define CERTIFY "91707dc296d469ad38e4c5efa6a0f24b"
 static const int64_t NOW = 1732780800000LL; /* 2024-11-28T08:00Z */
 static const struct mt_decode_limits LIM = {.max_quantity = 1000, .max_future_ms = 300000};
 
@@ -27,7 +28,9 @@ static void fx_init(struct fx *f)
 	f->e.tenant_id = (char *)TENANT;
 	f->e.produced_at_ms = NOW;
 	f->u.envelope = &f->e;
-	f->u.event_id = (char *)"sha1234:InitFaceVerify";
+	f->u.event_id = (char *)CERTIFY ":InitFaceVerify";
+	f->u.certify_id = (char *)CERTIFY;
+	f->u.action = (char *)"InitFaceVerify";
 	f->u.product = SHIREN__V1__PRODUCT__PRODUCT_PV_FV;
 	f->u.scene_id = 1000001;
 	f->u.quantity = 1;
@@ -50,7 +53,10 @@ static void test_good_event(void)
 	const char *reason;
 	fx_init(&f);
 	REQUIRE(decode(&f, NOW, &ev, &reason) == 0);
-	CHECK_STR(ev.event_id, "sha1234:InitFaceVerify");
+	CHECK_STR(ev.event_id, CERTIFY ":InitFaceVerify");
+	CHECK_STR(ev.certify, CERTIFY);
+	CHECK_STR(ev.action, "InitFaceVerify");
+	CHECK_INT(ev.action_code, 0); /* the caller numbers actions */
 	CHECK_STR(ev.tenant, TENANT);
 	CHECK_INT(ev.product, 4);
 	CHECK_INT(ev.scene_id, 1000001);
@@ -105,9 +111,66 @@ static void test_rejects(void)
 	f.u.event_id = (char *)"";
 	CHECK_INT(decode(&f, NOW, &ev, &reason), -EBADMSG);
 	CHECK_STR(reason, MT_REJECT_EVENT_ID);
-	f.u.event_id = (char *)"has space";
+	/* The contract: <CertifyId: 32 hex digits>:<Action>, agreeing with the fields. */
+	static const char *const bad_ids[] = {
+		"has space",
+		"sha1234:InitFaceVerify",			    /* not 32 hex digits */
+		"91707dc296d469ad38e4c5efa6a0f24:InitFaceVerify",   /* 31 */
+		"91707dc296d469ad38e4c5efa6a0f24bb:InitFaceVerify", /* 33 */
+		"91707dc296d469ad38e4c5efa6a0f24g:InitFaceVerify",  /* not hex */
+		CERTIFY,					    /* no action */
+		CERTIFY ":",
+		CERTIFY ":9Verify", /* an action starts with a letter */
+		CERTIFY ":Init-Face",
+		CERTIFY ":Init:Face",
+		CERTIFY
+		":InitFaceVerifyInitFaceVerifyInitFaceVerifyInitFaceVerifyInitFaceV", /* 65 */
+	};
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		f.u.event_id = (char *)bad_ids[i];
+		CHECK_INT(decode(&f, NOW, &ev, &reason), -EBADMSG);
+		CHECK_STR(reason, MT_REJECT_EVENT_ID);
+	}
+	fx_init(&f);
+	f.u.certify_id = (char *)"00000000000000000000000000000000";
 	CHECK_INT(decode(&f, NOW, &ev, &reason), -EBADMSG);
 	CHECK_STR(reason, MT_REJECT_EVENT_ID);
+	fx_init(&f);
+	f.u.action = (char *)"CompareFaceVerify";
+	CHECK_INT(decode(&f, NOW, &ev, &reason), -EBADMSG);
+	CHECK_STR(reason, MT_REJECT_EVENT_ID);
+	/* Empty fields are not checked; upper-case hex is the same CertifyId, made canonical. */
+	fx_init(&f);
+	f.u.certify_id = (char *)"";
+	f.u.action = (char *)"";
+	f.u.event_id = (char *)"91707DC296D469AD38E4C5EFA6A0F24B:Mobile3MetaSimpleVerify";
+	REQUIRE(decode(&f, NOW, &ev, &reason) == 0);
+	CHECK_STR(ev.event_id, CERTIFY ":Mobile3MetaSimpleVerify");
+	CHECK_STR(ev.certify, CERTIFY);
+	CHECK_STR(ev.action, "Mobile3MetaSimpleVerify");
+	f.u.event_id = (char *)CERTIFY
+		":"
+		"InitFaceVerifyInitFaceVerifyInitFaceVerifyInitFaceVerifyInitFace"; /* 64 */
+	CHECK_INT(decode(&f, NOW, &ev, &reason), 0);
+
+	fx_init(&f);
+	f.u.sub_code = 32768;
+	f.u.billable = 0;
+	CHECK_INT(decode(&f, NOW, &ev, &reason), -EBADMSG);
+	CHECK_STR(reason, MT_REJECT_SUBCODE);
+	f.u.sub_code = -1;
+	CHECK_INT(decode(&f, NOW, &ev, &reason), -EBADMSG);
+	CHECK_STR(reason, MT_REJECT_SUBCODE);
+
+	fx_init(&f);
+	f.len = shiren__v1__usage_event__pack(&f.u, f.buf);
+	CHECK_INT(mt_decode_usage(f.buf, f.len, MT_PARTITION_MAX + 1, 0, NOW, &LIM, &ev, &reason,
+				  err, sizeof(err)),
+		  -EBADMSG);
+	CHECK_STR(reason, MT_REJECT_PARTITION);
+	CHECK_INT(mt_decode_usage(f.buf, f.len, MT_PARTITION_MAX, 0, NOW, &LIM, &ev, &reason, err,
+				  sizeof(err)),
+		  0);
 
 	fx_init(&f);
 	f.e.tenant_id = (char *)"acme";

@@ -222,9 +222,17 @@ def main():
         bench.start()
         if a.events:
             res["replay"] = rates(bench.drain(g["messages"]))
-            rows, size = bench.sql("SELECT count(*), pg_total_relation_size('metering_ledger') "
-                                   "FROM metering_ledger")[0]
-            res["ledger_rows"], res["ledger_bytes_per_row"] = rows, round(size / rows)
+            # T5: the ledger's tables with their indexes, per row and per event (an event's
+            # entries share its key; one whose calls span sources has more than one).
+            rows, events, heap, idx, other = bench.sql(
+                "SELECT count(*), count(*) FILTER (WHERE seq = 0), "
+                "pg_relation_size('metering_usage'), pg_indexes_size('metering_usage'), "
+                "pg_total_relation_size('metering_entries') FROM metering_usage")[0]
+            size = heap + idx + other
+            res["ledger_rows"], res["ledger_events"] = rows, events
+            res["ledger_bytes_per_row"] = round(size / rows, 1)
+            res["ledger_bytes_per_event"] = round(size / events, 1)
+            res["ledger_heap_index_per_row"] = [round(heap / rows, 1), round(idx / rows, 1)]
         if a.live and a.events:
             start = bench.mark()
             gp = subprocess.Popen([str(bench.b / "bench/bench_metering_gen"), "gen", str(tfile),

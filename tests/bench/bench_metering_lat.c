@@ -232,7 +232,9 @@ static void produce_all(rd_kafka_t *rk, char **tenants, size_t nt, long n, long 
 			nanosleep(&ts, NULL);
 		}
 		uint64_t h = (uint64_t)i * 0x9e3779b97f4a7c15ULL;
-		(void)snprintf(id, sizeof(id), "lat-%lld-%ld:Verify", (long long)run, i);
+		/* CertifyId-shaped (32 hex digits): the run's start time, then i. */
+		(void)snprintf(id, sizeof(id), "%016llx%016llx:CompareFaceVerify",
+			       (unsigned long long)run, (unsigned long long)i);
 		if (produce_one(rk, topic, tenants[(h >> 20) % nt], id, &slots[i]) < 0)
 			slots[i].offset = -2;
 		rd_kafka_poll(rk, 0);
@@ -299,7 +301,8 @@ int main(int argc, char **argv)
 	 * starts: otherwise the first events wait for it and that shows as metering latency. */
 	struct slot warm;
 	char wid[64];
-	(void)snprintf(wid, sizeof(wid), "lat-warm-%lld:Verify", (long long)envelope_now_ms());
+	(void)snprintf(wid, sizeof(wid), "%016llxffffffffffffffff:CompareFaceVerify",
+		       (unsigned long long)envelope_now_ms());
 	if (produce_one(prod, env_or("MT_USAGE_TOPIC", "shiren.usage.v1"), tenants[0], wid,
 			&warm) == 0)
 		while (rd_kafka_outq_len(prod) > 0)

@@ -201,7 +201,7 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
     assert sorted(after) == sorted(shown(r) for r in before)
     assert db.execute("SELECT count(*) FROM metering_usage").fetchone()[0] == 3
     assert db.execute("SELECT count(*) FROM metering_entries").fetchone()[0] == 2
-    assert db.execute("SELECT name FROM metering_actions WHERE code > 5").fetchall() == \
+    assert db.execute("SELECT name FROM metering_actions WHERE code > 6").fetchall() == \
         [("Id2MetaVerify",)]
     # Packages are numbered; the moved package draw points at its number.
     assert db.execute("SELECT p.id FROM metering_usage u JOIN metering_packages p ON "

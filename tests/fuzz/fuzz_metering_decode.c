@@ -30,9 +30,10 @@ static void fail(const char *what)
 static bool known_reason(const char *r)
 {
 	static const char *const all[] = {
-		MT_REJECT_DECODE,   MT_REJECT_EVENT_ID, MT_REJECT_TENANT, MT_REJECT_PRODUCT,
-		MT_REJECT_QUANTITY, MT_REJECT_BILLABLE, MT_REJECT_TIME,	  MT_REJECT_FUTURE,
-		MT_REJECT_SCENE,    MT_REJECT_SUBCODE,	MT_REJECT_PARTITION};
+		MT_REJECT_DECODE,   MT_REJECT_EVENT_ID, MT_REJECT_TENANT,    MT_REJECT_PRODUCT,
+		MT_REJECT_QUANTITY, MT_REJECT_BILLABLE, MT_REJECT_TIME,	     MT_REJECT_FUTURE,
+		MT_REJECT_SCENE,    MT_REJECT_SUBCODE,	MT_REJECT_PARTITION,
+	};
 	for (size_t i = 0; r && i < sizeof(all) / sizeof(all[0]); i++)
 		if (strcmp(r, all[i]) == 0)
 			return true;

@@ -320,6 +320,26 @@ def test_bad_input_is_dead_lettered_and_counted(metering):
     m.reconcile()
 
 
+def test_action_names_are_numbered_up_to_a_cap(metering):
+    """metering_actions numbers at most 1,000 names (a smallint key with room to spare): past
+    that an event with a new action is dead-lettered with reason `action`, not billed under a
+    wrong number, and the known actions keep working."""
+    m = metering
+    t = m.tenant("actions-co")
+    m.sql("INSERT INTO metering_actions (code, name) SELECT c, 'Filler' || c FROM "
+          "generate_series((SELECT max(code) + 1 FROM metering_actions), 999) c")
+    m.start()
+    m.events([ev(t, "n1", action="LastNumberedVerify"), ev(t, "n2", action="OneTooManyVerify"),
+              ev(t, "n3")])
+    m.wait_consumed(3)
+    assert m.sql("SELECT code FROM metering_actions WHERE name IN ('LastNumberedVerify', "
+                 "'OneTooManyVerify')") == [(1000,)]
+    assert m.sql("SELECT reason, detail LIKE '%%OneTooManyVerify%%' FROM metering_rejects") == \
+        [("action", True)]
+    assert kinds(m.ledger())["trial"][0] == 2
+    m.reconcile()
+
+
 def test_late_events_and_period_close(bins, migrated_env, tmp_path, unique):
     m = Metering(bins, migrated_env, tmp_path, unique, sweep_s=3600, max_quantity=1000000)
     try:

@@ -44,6 +44,7 @@ struct mt_consumer {
 	bool cmd_pending;
 
 	struct metric *m_out[5], *m_alerts, *m_batch, *m_visible, *m_fail;
+	char last_err[512]; /* of the last failed transaction */
 };
 
 static int64_t mono_ms(void)
@@ -284,6 +285,7 @@ static int run_txn(struct mt_consumer *c, struct mt_msg *msgs, size_t n, struct 
 		if (rc == 0)
 			return 0;
 		metrics_counter_add(c->m_fail, 1);
+		(void)snprintf(c->last_err, sizeof(c->last_err), "%s", err);
 		log_warn(c->lg, "metering transaction failed", LF_S("error", err),
 			 LF_I("messages", n), LF_I("partition", msgs[0].partition),
 			 LF_I("offset", msgs[0].offset), LOG_END);
@@ -298,14 +300,39 @@ static int run_txn(struct mt_consumer *c, struct mt_msg *msgs, size_t n, struct 
 	return -ESHUTDOWN;
 }
 
-/* A batch that keeps failing: one message at a time, and a message that fails alone is
- * rejected ("apply") so the partition moves on. */
+/* Whether a transaction of one message failed because of that message: a check of ours
+ * refused it, or PostgreSQL raised a data exception (class 22) or an integrity violation (23)
+ * for its values. Anything else (a missing table or privilege, resources, an internal error)
+ * would fail every message alike: dead-lettering them would lose the billing. */
+static bool message_caused(int rc, const char *err)
+{
+	if (rc == -ENOMEM)
+		return false;
+	if (err[0] != '[')
+		return true;
+	return strncmp(err + 1, "22", 2) == 0 || strncmp(err + 1, "23", 2) == 0;
+}
+
+/* A batch that keeps failing: one message at a time, and a message that fails alone because of
+ * what it holds is rejected ("apply") so the partition moves on. A failure that is not the
+ * message's is retried until it goes away (or shutdown): the partition waits, nothing is
+ * dead-lettered for it. */
 static int run_one_by_one(struct mt_consumer *c, size_t n, struct mt_txn_stats *total)
 {
 	memset(total, 0, sizeof(*total));
 	for (size_t i = 0; i < n; i++) {
 		struct mt_txn_stats st;
 		int rc = run_txn(c, &c->msgs[i], 1, &st);
+		while (rc < 0 && rc != -ESHUTDOWN && !message_caused(rc, c->last_err)) {
+			log_error(c->lg,
+				  "metering is stuck on a failure that is not the message's; "
+				  "retrying",
+				  LF_S("error", c->last_err),
+				  LF_I("partition", c->msgs[i].partition),
+				  LF_I("offset", c->msgs[i].offset), LOG_END);
+			c_sleep_ms(c, 2000);
+			rc = run_txn(c, &c->msgs[i], 1, &st);
+		}
 		if (rc == -ESHUTDOWN)
 			return rc;
 		if (rc < 0) {

@@ -260,8 +260,9 @@ int mt_store_seen(struct mt_store *s, const struct mt_event *const *evs, size_t 
 	return rc;
 }
 
-/* Register `names` not numbered yet, continuing after the highest number; beyond the cap a
- * name is not registered. */
+/* Register `names` not numbered yet, numbering them after the highest number in their order;
+ * beyond the cap a name is not registered. One transaction holding an advisory lock, so two
+ * writers never reach for the same number. */
 static int actions_register(struct mt_store *s, const char *const *names, size_t n, char *err,
 			    size_t errlen)
 {
@@ -273,25 +274,37 @@ static int actions_register(struct mt_store *s, const char *const *names, size_t
 		return arr_fail(err, errlen);
 	(void)snprintf(cap, sizeof(cap), "%d", MT_ACTIONS_MAX);
 	const char *p[] = {s->a[0].buf, cap};
-	return pg_exec(
-		s->c,
-		"INSERT INTO metering_actions (code, name) SELECT m.c + k.o, k.n FROM "
-		"unnest($1::text[]) WITH ORDINALITY AS k(n, o), (SELECT coalesce(max(code), "
-		"0) AS c FROM metering_actions) m WHERE m.c + k.o <= $2::int AND NOT EXISTS "
-		"(SELECT 1 FROM metering_actions a WHERE a.name = k.n) ON CONFLICT DO NOTHING",
-		2, p, NULL, err, errlen);
+	int rc = pg_begin(s->c, err, errlen);
+	if (rc == 0)
+		rc = pg_exec(s->c, "SELECT pg_advisory_xact_lock(hashtext('metering_actions'))", 0,
+			     NULL, NULL, err, errlen);
+	if (rc == 0)
+		rc = pg_exec(
+			s->c,
+			"INSERT INTO metering_actions (code, name) SELECT c, n FROM (SELECT "
+			"(SELECT coalesce(max(code), 0) FROM metering_actions) + row_number() "
+			"OVER (ORDER BY k.o) AS c, k.n FROM unnest($1::text[]) WITH ORDINALITY "
+			"AS k(n, o) WHERE NOT EXISTS (SELECT 1 FROM metering_actions a WHERE "
+			"a.name = k.n)) x WHERE c <= $2::int",
+			2, p, NULL, err, errlen);
+	if (rc == 0)
+		return pg_commit(s->c, err, errlen);
+	pg_rollback(s->c);
+	return rc;
 }
 
-static int actions_load(struct mt_store *s, struct mt_map *codes, struct mt_arena *mem,
-			size_t *ret_total, char *err, size_t errlen)
+int mt_store_actions(struct mt_store *s, const char *const *names, size_t n, struct mt_map *codes,
+		     struct mt_arena *mem, char *err, size_t errlen)
 {
 	PGresult *r = NULL;
-	int rc = pg_exec(s->c, "SELECT code, name FROM metering_actions", 0, NULL, &r, err, errlen);
+	int rc = n ? actions_register(s, names, n, err, errlen) : 0;
+	if (rc == 0)
+		rc = pg_exec(s->c, "SELECT code, name FROM metering_actions", 0, NULL, &r, err,
+			     errlen);
 	if (rc < 0)
 		return rc;
 	mt_map_clear(codes);
 	mt_arena_reset(mem);
-	*ret_total = (size_t)PQntuples(r);
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		const char *name = PQgetvalue(r, i, 1);
 		size_t len = strlen(name) + 1;
@@ -304,26 +317,6 @@ static int actions_load(struct mt_store *s, struct mt_map *codes, struct mt_aren
 	}
 	PQclear(r);
 	return rc;
-}
-
-int mt_store_actions(struct mt_store *s, const char *const *names, size_t n, struct mt_map *codes,
-		     struct mt_arena *mem, char *err, size_t errlen)
-{
-	size_t total = 0;
-	/* Another writer registering at the same moment takes the same next number and one of
-	 * the inserts skips its row: try again while a name is missing and there is room. */
-	for (int attempt = 0;; attempt++) {
-		int rc = n ? actions_register(s, names, n, err, errlen) : 0;
-		if (rc == 0)
-			rc = actions_load(s, codes, mem, &total, err, errlen);
-		if (rc < 0)
-			return rc;
-		bool missing = false;
-		for (size_t i = 0; i < n && !missing; i++)
-			missing = !mt_map_get(codes, names[i], NULL);
-		if (!missing || total >= MT_ACTIONS_MAX || attempt == 4)
-			return 0;
-	}
 }
 
 /* ---- accounts ---- */

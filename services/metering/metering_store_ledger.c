@@ -141,7 +141,7 @@ static void usage_row(struct mt_bin *o, const struct mt_row *r)
 	mt_bin_f_int2(o, (int16_t)r->product);
 	mt_bin_f_int2(o, (int16_t)r->tier_first);
 	mt_bin_f_int2(o, (int16_t)r->tier_last);
-	mt_bin_f_int2(o, (int16_t)(r->sub_code < 0 ? 0 : r->sub_code));
+	mt_bin_f_int2(o, (int16_t)(r->sub_code < 0 ? -1 : r->sub_code));
 	mt_bin_f_int2(o, (int16_t)(r->partition < 0 ? -1 : r->partition));
 }
 

@@ -5,14 +5,15 @@
  *
  * Checked: a rejection names a known reason and leaves a terminated message; an accepted event
  * has a canonical id (32 lower-case hex digits, ':', an action name), fields within the
- * limits, the billable flag that its SubCode says, and decoding its own canonical id again
- * gives the same event. */
+ * limits, the billable flag that its SubCode says; an accepted id is the input up to the case
+ * of its hex digits, and decoding its canonical form again gives the same event. */
 #include "metering/metering_decode.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "shiren/v1/metering.pb-c.h"
 
@@ -130,6 +131,11 @@ static void ids_mode(const uint8_t *data, size_t size)
 	if (buf) {
 		(void)shiren__v1__usage_event__pack(&u, buf);
 		if (decode(buf, len, &ev) == 0) {
+			/* It is the input, with the CertifyId's hex digits in lower case. */
+			if (strlen(id) != strlen(ev.event_id) ||
+			    strncasecmp(id, ev.event_id, MT_CERTIFY_LEN) != 0 ||
+			    strcmp(id + MT_CERTIFY_LEN, ev.event_id + MT_CERTIFY_LEN) != 0)
+				fail("the accepted id is not the input's");
 			/* The canonical id is accepted as it is and gives the same event. */
 			u.event_id = ev.event_id;
 			u.certify_id = (char *)"";

@@ -162,6 +162,7 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
                    "unit_price, price_total, purchased_at_ms, expires_at_ms) VALUES "
                    "(%s, %s, 4, 10, 9, 3000, 30000, 1, 2)", (pid, t))
     cid = "91707DC296D469AD38E4C5EFA6A0F24B"
+    dup, nul = "abcdef0123456789abcdef0123456789", "0123456789abcdef0123456789abcdef"
     cols = ("entry_key, seq, kind, tenant_id, product, scene_id, package_id, calls, "
             "balance_delta, balance_after, amount, price_version, tier_first, tier_last, "
             "period, day, late_from, occurred_at_ms, ingest_ms, src_partition, src_offset, "
@@ -178,11 +179,21 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
          20251201, None, at, at + 5, 0, 12, 107, None, None),
         ("topup:pk-b", 0, "topup", t, 4, 0, "pk-b", 10, 10, 10, 30000, None, None, None,
          202512, 20251201, None, at, None, None, None, None, "ops", "bought"),
+        # The old decoder kept ids as sent: one call twice, its CertifyId in two cases. One
+        # spelling moves, the other stays where it is.
+        (f"{dup.upper()}:CompareFaceVerify", 0, "call", t, 4, 7, None, 1, 0, None, 0, None,
+         None, None, 202512, 20251201, None, at, None, 1, 13, 107, None, None),
+        (f"{dup}:CompareFaceVerify", 0, "call", t, 4, 7, None, 1, 0, None, 0, None, None, None,
+         202512, 20251201, None, at, None, 1, 14, 107, None, None),
+        # A SubCode the old decoder stored as NULL, and no source record (not from Kafka).
+        (f"{nul}:InitFaceVerify", 0, "call", t, 4, 7, None, 1, 0, None, 0, None, None, None,
+         202512, 20251201, None, at, None, None, None, None, None, None),
     ]
     marks = ", ".join(["%s"] * 24)
     for r in rows:
         db.execute(f"INSERT INTO metering_ledger ({cols}) VALUES ({marks})", r)
     before = db.execute(f"SELECT {cols} FROM metering_ledger ORDER BY entry_key, seq").fetchall()
+    diff_before = sorted(db.execute("SELECT * FROM metering_cache_diff()").fetchall())
 
     shutil.copy(SQL_DIR / "007_metering_compact.sql", d / "007_metering_compact.sql")
     ctl("migrate", env=env)
@@ -192,20 +203,54 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
     def shown(r):
         r = list(r)
         c, _, a = r[0].partition(":")
-        if c == cid:  # the key is read back with the CertifyId in lower case
+        if c in (cid, dup.upper()):  # read back with the CertifyId in lower case
             r[0] = f"{c.lower()}:{a}"
         if r[0] in moved:
             r[9] = r[18] = None  # balance_after, ingest_ms: not kept for usage entries
         return tuple(r)
 
     assert sorted(after) == sorted(shown(r) for r in before)
-    assert db.execute("SELECT count(*) FROM metering_usage").fetchone()[0] == 3
-    assert db.execute("SELECT count(*) FROM metering_entries").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM metering_usage").fetchone()[0] == 5
+    assert sorted(db.execute("SELECT entry_key FROM metering_entries").fetchall()) == \
+        sorted([(f"{dup}:CompareFaceVerify",), ("a1:Verify",), ("topup:pk-b",)])
+    # The derived values (what the caches must be) are those of before.
+    assert sorted(db.execute("SELECT * FROM metering_cache_diff()").fetchall()) == diff_before
+    assert diff_before  # (the hand-made ledger has no caches: the diff is not empty)
     assert db.execute("SELECT name FROM metering_actions WHERE code > 6").fetchall() == \
         [("Id2MetaVerify",)]
     # Packages are numbered; the moved package draw points at its number.
     assert db.execute("SELECT p.id FROM metering_usage u JOIN metering_packages p ON "
                       "p.no = u.package_no").fetchall() == [("pk-b",)]
+    # History cannot be rewritten through the numbering either.
+    for q in ("UPDATE metering_actions SET name = 'Other' WHERE code = 5",
+              "DELETE FROM metering_actions", "TRUNCATE metering_usage",
+              "UPDATE metering_packages SET no = 99"):
+        with pytest.raises(psycopg.Error):
+            db.execute(q)
+
+
+def test_compact_ledger_migration_refuses_what_it_cannot_keep(ctl, db, tmp_path):
+    """A usage entry the compact row cannot reproduce (its package is gone) stops the
+    migration with a clear error, and nothing is changed."""
+    d = tmp_path / "sql"
+    d.mkdir()
+    for name in SQL_FILES:
+        if name < "007":
+            shutil.copy(SQL_DIR / name, d / name)
+    env = {"SHIREN_SQL_DIR": str(d)}
+    ctl("migrate", env=env)
+    t = db.execute("INSERT INTO tenants (name) VALUES ('gone-co') RETURNING id").fetchone()[0]
+    key = "0123456789abcdef0123456789abcdef:CompareFaceVerify"
+    db.execute("INSERT INTO metering_ledger (entry_key, seq, kind, tenant_id, product, "
+               "package_id, calls, balance_delta, amount, period, day, occurred_at_ms, "
+               "sub_code) VALUES (%s, 0, 'package', %s, 4, 'pk-gone', 1, -1, 3000, 202512, "
+               "20251201, 1764550800000, 200)", (key, t))
+    shutil.copy(SQL_DIR / "007_metering_compact.sql", d / "007_metering_compact.sql")
+    p = ctl("migrate", env=env, expect=EX_DATA)
+    assert "cannot be kept exactly" in p.stderr and key in p.stderr
+    assert db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 6
+    assert db.execute("SELECT to_regclass('metering_usage')").fetchone()[0] is None
+    assert db.execute("SELECT count(*) FROM metering_ledger").fetchone()[0] == 1
 
 
 def test_renamed_migration_is_refused(ctl, db, tmp_path):

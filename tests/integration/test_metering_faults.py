@@ -14,7 +14,7 @@ import uuid
 import psycopg
 import pytest
 
-from test_metering import Metering, now_ms
+from test_metering import Metering, ev, kinds, now_ms
 
 N_TENANTS = 40
 N_BLOCK = 8  # the first N_BLOCK tenants block instead of postpaid
@@ -177,3 +177,32 @@ def test_kill9_under_load_then_replay_identical(bins, migrated_env, tmp_path, un
     assert caches(second_db) == caches(m.dsn)
     m2.reconcile()
     print(f"kills={kills} messages={stats['messages']} replay={replay_s:.1f}s")
+
+
+def test_a_failure_that_is_not_the_message_is_waited_out(bins, migrated_env, tmp_path, unique):
+    """A failure every message would meet (here: the ledger table lost its INSERT privilege)
+    is not blamed on the message: nothing is dead-lettered, the partition waits, and once the
+    cause is fixed every event is applied exactly once."""
+    m = Metering(bins, migrated_env, tmp_path, unique)
+    try:
+        t = m.tenant("waits-co")
+        m.start()
+        m.events([ev(t, "w0")])
+        m.wait_consumed(1)
+        m.sql("REVOKE INSERT ON metering_usage FROM CURRENT_USER")
+        m.events([ev(t, f"w{i}") for i in range(1, 4)])
+        log = tmp_path / f"metering.{m.starts}.log"
+        deadline = time.time() + 30
+        while time.time() < deadline and "not the message's" not in log.read_text():
+            time.sleep(0.2)
+        assert "not the message's" in log.read_text()
+        time.sleep(2.5)  # at least one more round of retries
+        assert m.one("SELECT count(*) FROM metering_rejects") == 0
+        assert m.one("SELECT sum(consumed) FROM metering_offsets") == 1
+        m.sql("GRANT INSERT ON metering_usage TO CURRENT_USER")
+        m.wait_consumed(4)
+        assert kinds(m.ledger())["trial"] == (4, 0)
+        assert m.one("SELECT count(*) FROM metering_rejects") == 0
+        m.reconcile()
+    finally:
+        m.stop()

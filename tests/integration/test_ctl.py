@@ -143,17 +143,24 @@ def test_changed_migration_is_refused(ctl, db, tmp_path):
     assert db.execute("SELECT to_regclass('next_t')").fetchone()[0] is None
 
 
+def _migrated_before(ctl, tmp_path, version):
+    """The database migrated up to (not including) migration `version`, from a copy of the
+    SQL directory that `version` can be added to later; returns (that dir, its env)."""
+    d = tmp_path / "sql"
+    d.mkdir()
+    for name in SQL_FILES:
+        if name < version:
+            shutil.copy(SQL_DIR / name, d / name)
+    env = {"SHIREN_SQL_DIR": str(d)}
+    ctl("migrate", env=env)
+    return d, env
+
+
 def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
     """A database that metered with the text-keyed ledger of 003 keeps every entry across 007:
     contract-shaped usage entries move to metering_usage, the rest stay, and the ledger view
     reads the same rows (less balance_after/ingest_ms of the moved ones)."""
-    d = tmp_path / "sql"
-    d.mkdir()
-    for name in SQL_FILES:
-        if name < "007":
-            shutil.copy(SQL_DIR / name, d / name)
-    env = {"SHIREN_SQL_DIR": str(d)}
-    ctl("migrate", env=env)
+    d, env = _migrated_before(ctl, tmp_path, "007")
     t = db.execute("INSERT INTO tenants (name) VALUES ('legacy-co') RETURNING id").fetchone()[0]
     db.execute("INSERT INTO metering_accounts (tenant_id, product, trial_limit, trial_used) "
                "VALUES (%s, 4, 100, 1)", (t,))
@@ -232,13 +239,7 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
 def test_compact_ledger_migration_refuses_what_it_cannot_keep(ctl, db, tmp_path):
     """A usage entry the compact row cannot reproduce (its package is gone) stops the
     migration with a clear error, and nothing is changed."""
-    d = tmp_path / "sql"
-    d.mkdir()
-    for name in SQL_FILES:
-        if name < "007":
-            shutil.copy(SQL_DIR / name, d / name)
-    env = {"SHIREN_SQL_DIR": str(d)}
-    ctl("migrate", env=env)
+    d, env = _migrated_before(ctl, tmp_path, "007")
     t = db.execute("INSERT INTO tenants (name) VALUES ('gone-co') RETURNING id").fetchone()[0]
     key = "0123456789abcdef0123456789abcdef:CompareFaceVerify"
     db.execute("INSERT INTO metering_ledger (entry_key, seq, kind, tenant_id, product, "

@@ -404,6 +404,18 @@ def test_balance_route_reports_and_rebuild(metering):
     csv = m.ctl("metering", "usage", "--tenant", t, "--format", "csv").stdout.splitlines()
     assert csv[0].startswith("tenant,tenant_id,product,scene_id,day,calls,billable")
     assert sum(int(l.split(",")[5]) for l in csv[1:]) == 110
+    # The per-call export: every usage entry of the month with its event id and source.
+    period = m.one("SELECT max(period) FROM metering_ledger WHERE kind = 'trial'")
+    out = m.ctl("metering", "export", "--tenant", t, "--period", str(period), "--format",
+                "json").stdout
+    calls = [json.loads(l) for l in out.splitlines() if l.strip()]  # JSON lines
+    usage = [c for c in calls if c["kind"] in ("trial", "package")]
+    assert len(usage) == 110
+    assert {c["entry_key"] for c in usage} == {key(f"r{i}:Verify") for i in range(110)}
+    r105 = next(c for c in usage if c["entry_key"] == key("r105:Verify"))
+    assert (r105["kind"], r105["package_id"], r105["calls"], r105["sub_code"]) == \
+        ("package", "r-pkg", 1, 200)
+    assert r105["src_offset"] is not None and r105["balance_after"] is None
     # Caches are re-derivable from the ledger: corrupt them, check, rebuild, compare.
     snap = m.sql("SELECT id, remaining, status FROM metering_packages ORDER BY id"), m.sql(
         "SELECT * FROM metering_daily ORDER BY 1, 2, 3, 4"), m.sql(

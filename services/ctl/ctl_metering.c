@@ -14,7 +14,8 @@ static const char USAGE[] =
 	"       shirenctl alerts tail|list [OPTIONS]\n"
 	"\n"
 	"Prepaid packages, settings and reports of shiren-metering (docs/metering.md). T is a\n"
-	"tenant name or id, P a product (ID_PRO, ID_MIN, LR_FR, PV_FV or 1-4), money in yuan\n"
+	"tenant name or id, P a product (ID_PRO, ID_MIN, LR_FR, PV_FV, ID_PLUS, MFVC, LR_FR_MIN,\n"
+	"PV_FC or 1-8), money in yuan\n"
 	"with up to 5 decimals, times as Unix ms, YYYY-MM-DD (UTC+8) or RFC 3339.\n"
 	"\n"
 	"Changes (queued for shiren-metering, which applies them in order; waits up to\n"
@@ -217,18 +218,6 @@ int ctl_m_time(const char *s, int64_t *ret)
 		return -EINVAL;
 	*ret = ((int64_t)t - off) * 1000 + ms;
 	return *ret >= 0 ? 0 : -EINVAL;
-}
-
-int ctl_m_product(const char *s)
-{
-	static const char *const names[] = {NULL, "ID_PRO", "ID_MIN", "LR_FR", "PV_FV"};
-	int64_t v;
-	if (!s)
-		return -EINVAL;
-	for (int i = 1; i <= 4; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return ctl_m_count(s, &v) == 0 && v >= 1 && v <= 4 ? (int)v : -EINVAL;
 }
 
 int ctl_m_list(const char *s, int64_t lo, int64_t hi, char *out, size_t cap)

@@ -27,8 +27,6 @@ struct ctl_mopts {
 int ctl_m_money(const char *s, int64_t *ret) __attribute__((warn_unused_result));
 /* Unix ms, "YYYY-MM-DD" (00:00 UTC+8) or RFC 3339 ("...T..Z", "...+08:00"). 0 or -EINVAL. */
 int ctl_m_time(const char *s, int64_t *ret) __attribute__((warn_unused_result));
-/* Product number 1-4 or name (ID_PRO, ID_MIN, LR_FR, PV_FV). 1..4 or -EINVAL. */
-int ctl_m_product(const char *s);
 /* A non-negative integer. 0 or -EINVAL. */
 int ctl_m_count(const char *s, int64_t *ret) __attribute__((warn_unused_result));
 /* "20,10,0" or "none" into PostgreSQL array text "{20,10,0}" / "{}", each in [lo, hi]. */

@@ -11,6 +11,7 @@
 
 #include "common/crypto.h"
 #include "common/pg.h"
+#include "common/product.h"
 #include "ctl/ctl_metering.h"
 
 #define WAIT_DEFAULT_MS 10000
@@ -28,11 +29,10 @@ static int tenant_product(struct ctl *c, const struct ctl_mopts *o, char tid[37]
 {
 	if (!o->tenant || !o->product)
 		return ctl_fail(c, CTL_EXIT_USAGE, "--tenant and --product are required");
-	*ret_prod = ctl_m_product(o->product);
+	*ret_prod = product_parse(o->product);
 	if (*ret_prod < 0)
-		return ctl_fail(c, CTL_EXIT_DATA,
-				"unknown product '%s': use ID_PRO, ID_MIN, LR_FR, PV_FV or 1-4",
-				o->product);
+		return ctl_fail(c, CTL_EXIT_DATA, "unknown product '%s': use %s or 1-%d",
+				o->product, product_names(), PRODUCT_MAX);
 	return ctl_tenant_resolve(c, o->tenant, tid, NULL, 0);
 }
 
@@ -356,7 +356,7 @@ int ctl_m_ladder_publish(struct ctl *c, const struct ctl_mopts *o)
 	char upto[512], price[512], sp[16], sfrom[24], err[512];
 	int64_t from;
 	struct timespec ts;
-	int prod = o->product ? ctl_m_product(o->product) : -EINVAL;
+	int prod = o->product ? product_parse(o->product) : -EINVAL;
 	if (!o->product || !o->mode || !o->tiers || !o->effective_from)
 		return ctl_fail(c, CTL_EXIT_USAGE,
 				"--product, --mode, --tiers and --effective-from are required");
@@ -399,7 +399,7 @@ int ctl_m_ladder_publish(struct ctl *c, const struct ctl_mopts *o)
 int ctl_m_ladder_list(struct ctl *c, const struct ctl_mopts *o)
 {
 	char sp[16];
-	int prod = o->product ? ctl_m_product(o->product) : 0;
+	int prod = o->product ? product_parse(o->product) : 0;
 	if (prod < 0)
 		return ctl_fail(c, CTL_EXIT_DATA, "unknown product '%s'", o->product);
 	(void)snprintf(sp, sizeof(sp), "%d", prod);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/pg.h"
+#include "common/product.h"
 #include "ctl/ctl_metering.h"
 
 static int64_t wall_ms(void)
@@ -30,7 +31,7 @@ static int filters(struct ctl *c, const struct ctl_mopts *o, bool need_tenant, c
 		p[0] = tid;
 	}
 	if (o->product) {
-		int prod = ctl_m_product(o->product);
+		int prod = product_parse(o->product);
 		if (prod < 0)
 			return ctl_fail(c, CTL_EXIT_DATA, "unknown product '%s'", o->product);
 		(void)snprintf(sp, 16, "%d", prod);

@@ -8,14 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/product.h"
+
 #define MT_EVENT_ID_MAX	 128 /* bytes + NUL: CertifyId (<= 64) + ":" + action */
 #define MT_CERTIFY_LEN	 32  /* a CertifyId: 32 hex digits (16 bytes) */
 #define MT_ACTION_MAX	 65  /* an action name, [A-Za-z][A-Za-z0-9]{0,63}, + NUL */
 #define MT_SUBCODE_MAX	 32767
-#define MT_PARTITION_MAX 32767 /* the ledger keeps src_partition in a smallint */
-#define MT_TENANT_LEN	 36    /* canonical lower-case UUID text */
-#define MT_PRODUCT_MAX	 4     /* highest shiren.v1.Product value accepted */
-#define MT_SUBCODE_BILL0 200   /* SubCodes 200..206 are billable */
+#define MT_PARTITION_MAX 32767	     /* the ledger keeps src_partition in a smallint */
+#define MT_TENANT_LEN	 36	     /* canonical lower-case UUID text */
+#define MT_PRODUCT_MAX	 PRODUCT_MAX /* every shiren.v1.Product (common/product.h) */
+#define MT_SUBCODE_BILL0 200	     /* SubCodes 200..206 are billable */
 #define MT_SUBCODE_BILL1 206
 
 /* A usage event that passed every check that needs no database. */

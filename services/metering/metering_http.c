@@ -34,15 +34,8 @@ struct query {
 
 int mt_product_parse(const char *s)
 {
-	static const char *const names[] = {NULL, "ID_PRO", "ID_MIN", "LR_FR", "PV_FV"};
-	if (!s || !*s)
-		return -EINVAL;
-	for (int i = 1; i <= MT_PRODUCT_MAX; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	char *end;
-	long v = strtol(s, &end, 10);
-	return *end || v < 1 || v > MT_PRODUCT_MAX ? -EINVAL : (int)v;
+	int v = product_parse(s);
+	return v >= 1 && v <= MT_PRODUCT_MAX ? v : -EINVAL;
 }
 
 static void send_json(struct evhttp_request *req, int code, const char *body)
@@ -132,7 +125,7 @@ static void balance_cb(struct evhttp_request *req, void *arg)
 	struct query *q = NULL;
 	if (!tenant || !mt_uuid_canonical(tenant) || prod < 0) {
 		send_json(req, 400,
-			  "{\"error\":\"tenant must be a lower-case UUID and product 1-4 or a "
+			  "{\"error\":\"tenant must be a lower-case UUID and product 1-8 or a "
 			  "product name\"}");
 		goto out;
 	}

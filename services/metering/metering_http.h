@@ -20,7 +20,8 @@ struct mt_http *mt_http_new(struct service *s, const char *pg_dsn, struct log *l
  * the pool. Accepts NULL. Loop thread only. */
 void mt_http_free(struct mt_http *h);
 
-/* Product by number ("4") or name ("PV_FV", "ID_PRO", "ID_MIN", "LR_FR"): 1..4, or -EINVAL. */
+/* Product by number ("8") or name ("PV_FC", common/product.h): 1..MT_PRODUCT_MAX, or
+ * -EINVAL. */
 int mt_product_parse(const char *s);
 
 #endif

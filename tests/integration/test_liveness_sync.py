@@ -14,7 +14,8 @@ import psycopg
 import pytest
 
 from acs_sign import Client
-from intake_harness import Intake, Tenant, id_card_number, make_png, snapshot, wait_for
+from intake_harness import (Intake, Service, Tenant, id_card_number, make_png, snapshot,
+                            wait_for)
 from liveness_harness import (Liveness, corrupt_jpeg, establish_reference, registry_image,
                               xform)
 
@@ -296,3 +297,45 @@ def test_first_call_after_a_start_is_quick(bins, migrated_env, images):
     finally:
         assert live.stop() == 0
         assert intake.stop() == 0
+
+
+def test_metering_bills_what_the_actions_report(bins, stack, images):
+    """The usage events intake and liveness publish are what shiren-metering bills: a passed
+    CompareFaceVerify (PV_FC) and LivenessFaceVerify (LR_FR_MIN) reach the ledger as trial
+    calls of their product under <CertifyId>:<Action>, and an unusable image (Code 419) is
+    counted, not billed; none of them is dead-lettered."""
+    env, tenant, intake, live = stack
+    cmp_ok = compare(stack, images["astro"], images["astro_q40"])["ResultObject"]["CertifyId"]
+    cmp_bad = compare(stack, images["astro"], images["noface"])["ResultObject"]["CertifyId"]
+    j = call(stack, "LivenessFaceVerify", {"FaceContrastPicture": b64(images["hopper"])}).json()
+    liv, liv_sub = j["ResultObject"]["CertifyId"], int(j["ResultObject"]["SubCode"])
+    meter = Service(bins.shiren_metering, env, {
+        "SHIREN_METERING_GROUP": "t-metering-" + uuid.uuid4().hex[:12],
+        "SHIREN_METERING_LINGER_MS": "50"}, {})
+    try:
+        want = {f"{cmp_ok}:CompareFaceVerify": ("trial", 8, 200),
+                f"{liv}:LivenessFaceVerify": ("trial" if liv_sub <= 206 else "call", 7,
+                                              liv_sub),
+                f"{cmp_bad}:CompareFaceVerify": ("call", 8, None)}
+        q = ("SELECT entry_key, kind, product, sub_code FROM metering_ledger "
+             "WHERE entry_key = ANY(%s)")
+        rows = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with psycopg.connect(env["SHIREN_PG_DSN"]) as c:
+                rows = c.execute(q, (list(want),)).fetchall()
+            if len(rows) == len(want):
+                break
+            time.sleep(0.3)
+        got = {k: (kind, prod, sub) for k, kind, prod, sub in rows}
+        assert set(got) == set(want), (got, meter.logs()[-3000:])
+        for k, (kind, prod, sub) in want.items():
+            assert got[k][:2] == (kind, prod), (k, got[k])
+            if sub is not None:
+                assert got[k][2] == sub, (k, got[k])
+        with psycopg.connect(env["SHIREN_PG_DSN"]) as c:
+            rej = c.execute("SELECT count(*) FROM metering_rejects WHERE tenant = %s",
+                            (tenant.id,)).fetchone()[0]
+        assert rej == 0
+    finally:
+        assert meter.stop() == 0

@@ -400,6 +400,11 @@ def test_balance_route_reports_and_rebuild(metering):
     assert p["as_of"]["offset"] == 109 and p["as_of"]["event_ms"] > 0
     assert sum(w["last_offset"] + 1 for w in bal["watermark"]) == 110
     assert http_get(f"{base}?tenant=nope")[0] == 400
+    # Every shiren.v1.Product is known by name and number (this tenant has no PV_FC account).
+    code, body = http_get(f"{base}?tenant={t}&product=PV_FC")
+    assert code == 200 and json.loads(body)["products"] == []
+    assert http_get(f"{base}?tenant={t}&product=8")[0] == 200
+    assert http_get(f"{base}?tenant={t}&product=9")[0] == 400
     assert http_get(f"{base}?tenant=00000000-0000-4000-8000-000000000009")[0] == 404
     csv = m.ctl("metering", "usage", "--tenant", t, "--format", "csv").stdout.splitlines()
     assert csv[0].startswith("tenant,tenant_id,product,scene_id,day,calls,billable")
@@ -447,6 +452,12 @@ def test_balance_route_reports_and_rebuild(metering):
                            True)
     day, at = row[0][10:]
     assert day == int(time.strftime("%Y%m%d", time.gmtime((at + UTC8) / 1000)))
+    m.ctl("metering", "topup", "--tenant", t, "--product", "PV_FC", "--size", "5", "--price",
+          "1", "--id", "r-pv-fc")
+    assert m.one("SELECT product FROM metering_packages WHERE id = 'r-pv-fc'") == 8
+    p = m.ctl("metering", "topup", "--tenant", t, "--product", "PV_XX", "--size", "5",
+              "--price", "1", "--id", "r-bad", check=False)
+    assert p.returncode == 65 and "PV_FC" in p.stderr
 
 
 def test_expiry_sweep_and_reminders(bins, migrated_env, tmp_path, unique):

@@ -179,6 +179,67 @@ SELECT entry_key, seq, kind, tenant_id, product, scene_id, package_id, calls, ba
        occurred_at_ms, ingest_ms, src_partition, src_offset, sub_code, actor, reason
 FROM metering_entries;
 
+-- Rows written to the view go where they belong. This keeps a shiren-metering of before 007
+-- working (more slowly: its dedup probe reads the view) while an upgrade replaces it, and lets
+-- an operator insert a corrected entry the way 003 documented. A usage entry that follows the
+-- contract and reads back exactly goes to metering_usage (its action numbered if new), any
+-- other row to metering_entries.
+CREATE FUNCTION metering_ledger_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_act text := split_part(NEW.entry_key, ':', 2);
+    v_code smallint;
+    v_pno integer := 0;
+BEGIN
+    IF metering_is_usage(NEW.kind)
+       AND NEW.entry_key ~ '^[0-9a-fA-F]{32}:[A-Za-z][A-Za-z0-9]{0,63}$'
+       AND NEW.day = metering_day(NEW.occurred_at_ms)
+       AND (NEW.late_from IS NULL) = (NEW.period = NEW.day / 100)
+       AND coalesce(NEW.late_from = NEW.day / 100, true)
+       AND NEW.calls BETWEEN 1 AND 2147483647
+       AND coalesce(NEW.sub_code <> -1, true)
+       AND coalesce(NEW.src_partition BETWEEN 0 AND 32767, true) THEN
+        IF NEW.package_id IS NOT NULL THEN
+            SELECT p.no INTO v_pno FROM metering_packages p WHERE p.id = NEW.package_id;
+        END IF;
+        IF v_pno IS NOT NULL THEN
+            SELECT a.code INTO v_code FROM metering_actions a WHERE a.name = v_act;
+            IF v_code IS NULL THEN
+                PERFORM pg_advisory_xact_lock(hashtext('metering_actions'));
+                SELECT a.code INTO v_code FROM metering_actions a WHERE a.name = v_act;
+            END IF;
+            IF v_code IS NULL THEN
+                INSERT INTO metering_actions (code, name)
+                SELECT coalesce(max(a.code), 0) + 1, v_act FROM metering_actions a
+                RETURNING metering_actions.code INTO v_code;
+            END IF;
+            INSERT INTO metering_usage (certify_id, tenant_id, occurred_at_ms, scene_id, amount,
+                                        src_offset, package_no, calls, period, price_version,
+                                        action, seq, kind, product, tier_first, tier_last,
+                                        sub_code, src_partition)
+            VALUES (split_part(NEW.entry_key, ':', 1)::uuid, NEW.tenant_id, NEW.occurred_at_ms,
+                    NEW.scene_id, NEW.amount, coalesce(NEW.src_offset, -1), v_pno, NEW.calls,
+                    NEW.period, coalesce(NEW.price_version, 0), v_code, NEW.seq,
+                    array_position(ARRAY['call', 'trial', 'package', 'postpaid', 'blocked'],
+                                   NEW.kind) - 1,
+                    NEW.product, coalesce(NEW.tier_first, -1), coalesce(NEW.tier_last, -1),
+                    coalesce(NEW.sub_code, -1), coalesce(NEW.src_partition, -1));
+            RETURN NEW;
+        END IF;
+    END IF;
+    INSERT INTO metering_entries (entry_key, seq, kind, tenant_id, product, scene_id, package_id,
+                                  calls, balance_delta, balance_after, amount, price_version,
+                                  tier_first, tier_last, period, day, late_from, occurred_at_ms,
+                                  ingest_ms, src_partition, src_offset, sub_code, actor, reason)
+    VALUES (NEW.entry_key, NEW.seq, NEW.kind, NEW.tenant_id, NEW.product,
+            coalesce(NEW.scene_id, 0), NEW.package_id, NEW.calls, coalesce(NEW.balance_delta, 0),
+            NEW.balance_after, coalesce(NEW.amount, 0), NEW.price_version, NEW.tier_first,
+            NEW.tier_last, NEW.period, NEW.day, NEW.late_from, NEW.occurred_at_ms, NEW.ingest_ms,
+            NEW.src_partition, NEW.src_offset, NEW.sub_code, NEW.actor, NEW.reason);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER metering_ledger_insert INSTEAD OF INSERT ON metering_ledger
+    FOR EACH ROW EXECUTE FUNCTION metering_ledger_insert();
+
 CREATE VIEW metering_derived_daily AS
 SELECT tenant_id, product, scene_id, day,
        sum(calls)::bigint AS calls,

@@ -32,8 +32,8 @@ int product_parse(const char *s)
 	}
 	if (snprintf(full, sizeof(full), PREFIX "%s", s) >= (int)sizeof(full))
 		return -EINVAL;
-	const ProtobufCEnumValue *e =
-		protobuf_c_enum_descriptor_get_value_by_name(&shiren__v1__product__descriptor, full);
+	const ProtobufCEnumValue *e = protobuf_c_enum_descriptor_get_value_by_name(
+		&shiren__v1__product__descriptor, full);
 	return e && e->value >= 1 && e->value <= PRODUCT_MAX ? e->value : -EINVAL;
 }
 

@@ -37,6 +37,8 @@ struct hook {
 	void *arg;
 };
 
+#define SERVICE_REASON_MAX 160
+
 struct service {
 	char name[48];
 	const struct service_cfg *cfg;
@@ -57,6 +59,8 @@ struct service {
 	bool monitor_started;
 	atomic_bool stop;
 	atomic_bool pg_ok, schema_ok, kafka_ok, topics_ok;
+	int schema_version; /* the migration this binary needs; 0: the core tables suffice */
+	char not_ready_said[4][SERVICE_REASON_MAX]; /* per flag: the reason last logged */
 	int exit_code;
 };
 
@@ -195,17 +199,33 @@ static void mon_sleep(struct service *s, long ms)
 	}
 }
 
+/* Set a readiness flag; log when it turns ready, and when it is not ready for a reason not
+ * logged yet (also the first time: every flag starts false). Monitor thread only. */
 static void set_flag(struct service *s, atomic_bool *flag, bool v, const char *what,
 		     const char *err)
 {
+	atomic_bool *const flags[] = {&s->pg_ok, &s->schema_ok, &s->kafka_ok, &s->topics_ok};
+	char *said = NULL;
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (flags[i] == flag)
+			said = s->not_ready_said[i];
 	bool old = atomic_exchange(flag, v);
-	if (old == v)
+	if (v) {
+		if (said)
+			said[0] = '\0';
+		if (!old)
+			log_info(s->lg, "dependency ready", LF_S("check", what), LOG_END);
 		return;
-	if (v)
-		log_info(s->lg, "dependency ready", LF_S("check", what), LOG_END);
-	else
-		log_warn(s->lg, "dependency not ready", LF_S("check", what),
-			 LF_S("error", err ? err : ""), LOG_END);
+	}
+	if (!err)
+		err = "";
+	if (said && old == v && strncmp(said, err, SERVICE_REASON_MAX - 1) == 0)
+		return;
+	if (said)
+		(void)snprintf(said, SERVICE_REASON_MAX, "%s", err);
+	else if (old == v)
+		return;
+	log_warn(s->lg, "dependency not ready", LF_S("check", what), LF_S("error", err), LOG_END);
 }
 
 static void monitor_pg(struct service *s, PGconn **conn)
@@ -230,8 +250,29 @@ static void monitor_pg(struct service *s, PGconn **conn)
 	bool migrated = strcmp(PQgetvalue(r, 0, 0), "3") == 0;
 	PQclear(r);
 	set_flag(s, &s->pg_ok, true, "postgres", NULL);
-	set_flag(s, &s->schema_ok, migrated, "schema",
-		 "tables missing: run `shirenctl migrate` first");
+	if (!migrated) {
+		set_flag(s, &s->schema_ok, false, "schema",
+			 "tables missing: run `shirenctl migrate` first");
+		return;
+	}
+	if (s->schema_version <= 0) {
+		set_flag(s, &s->schema_ok, true, "schema", NULL);
+		return;
+	}
+	/* A binary newer than the database (an upgrade that skipped the migration) would fail
+	 * on tables it expects: not ready, with what to do, until the migration has run. */
+	if (pg_exec(*conn, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL, &r,
+		    err, sizeof(err)) < 0) {
+		set_flag(s, &s->schema_ok, false, "schema", err);
+		return;
+	}
+	long have = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	(void)snprintf(err, sizeof(err),
+		       "the database is at migration %ld and this binary needs %d: run `shirenctl "
+		       "migrate`",
+		       have, s->schema_version);
+	set_flag(s, &s->schema_ok, have >= s->schema_version, "schema", err);
 }
 
 static void monitor_kafka(struct service *s, rd_kafka_t *rk)
@@ -359,6 +400,11 @@ int service_on_shutdown(struct service *s, service_hook_fn fn, void *arg)
 	s->hooks[s->nhooks].arg = arg;
 	s->nhooks++;
 	return 0;
+}
+
+void service_require_schema(struct service *s, int version)
+{
+	s->schema_version = version;
 }
 
 int service_run(struct service *s)
@@ -509,6 +555,7 @@ int service_main(int argc, char **argv, const struct service_def *d)
 	s = service_new(d->name, common, lg);
 	if (!s)
 		goto out;
+	service_require_schema(s, d->schema_version);
 	if (service_add_topics(s, d->topics, d->ntopics) < 0 || service_start_relay(s) < 0) {
 		log_error(lg, "start-up failed", LOG_END);
 		goto out;

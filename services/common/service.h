@@ -147,6 +147,9 @@ int service_on_shutdown(struct service *s, service_hook_fn fn, void *arg)
 	__attribute__((warn_unused_result));
 /* True once PostgreSQL answered, the schema is migrated, Kafka is up and topics exist. */
 bool service_infra_ready(struct service *s);
+/* The schema counts as migrated only from migration `version` on (schema_migrations); before
+ * service_run. 0 (the default): the core tables suffice. */
+void service_require_schema(struct service *s, int version);
 
 /* Run until SIGTERM/SIGINT; returns the process exit code (0 after a clean drain). */
 int service_run(struct service *s);
@@ -178,6 +181,8 @@ struct service_def {
 	size_t common_offset;	   /* offsetof(its struct, its struct service_cfg member) */
 	const char *const *topics; /* topics it creates (consumed and produced) */
 	size_t ntopics;
+	/* The highest migration (deploy/sql/NNN_*.sql) its code needs: not ready before it. */
+	int schema_version;
 	/* Optional: check loaded values beyond the table (e.g. parse the master key). */
 	int (*validate)(void *cfg, char *err, size_t errlen);
 	/* Optional: start the service's own parts on `s`; *ret_state is passed to teardown. */

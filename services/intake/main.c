@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 		.common_offset = offsetof(struct intake_cfg, svc),
 		.topics = intake_topics,
 		.ntopics = sizeof(intake_topics) / sizeof(intake_topics[0]),
+		.schema_version = 6, /* 006_h5_risk: h5_sessions.risk */
 		.validate = intake_validate,
 		.setup = setup,
 		.teardown = teardown,

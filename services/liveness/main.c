@@ -209,6 +209,7 @@ int main(int argc, char **argv)
 		.common_offset = offsetof(struct lsvc_cfg, svc),
 		.topics = liveness_topics,
 		.ntopics = sizeof(liveness_topics) / sizeof(liveness_topics[0]),
+		.schema_version = 5, /* 005_liveness: the jobs and results tables */
 		.validate = liveness_validate,
 		.setup = setup,
 		.teardown = teardown,

@@ -216,6 +216,8 @@ int main(int argc, char **argv)
 		.common_offset = offsetof(struct metering_cfg, svc),
 		.topics = metering_topics,
 		.ntopics = sizeof(metering_topics) / sizeof(metering_topics[0]),
+		/* 007: the compact ledger; 008: the ladders of products 5-8 */
+		.schema_version = 8,
 		.validate = metering_validate,
 		.setup = metering_setup,
 		.teardown = metering_teardown,

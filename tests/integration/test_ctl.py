@@ -228,6 +228,30 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
     # Packages are numbered; the moved package draw points at its number.
     assert db.execute("SELECT p.id FROM metering_usage u JOIN metering_packages p ON "
                       "p.no = u.package_no").fetchall() == [("pk-b",)]
+    # A metering binary of before 007 keeps working through an upgrade: it COPYs full rows
+    # into metering_ledger, now a view, and each lands where the new one would put it.
+    at2 = at + 60000
+    later = [
+        (f"{cid}:Id2MetaStandardVerify", 0, "package", t, 4, 7, "pk-a", 1, -1, 8, 3000, None,
+         None, None, 202512, 20251201, None, at2, at2 + 5, 1, 20, 200, None, None),
+        ("b2:Verify", 0, "call", t, 4, 7, None, 1, 0, None, 0, None, None, None, 202512,
+         20251201, None, at2, at2 + 5, 0, 21, 107, None, None),
+        ("refund:pk-a", 0, "refund", t, 4, 0, "pk-a", 10, -10, 0, -30000, None, None, None,
+         202512, 20251201, None, at2, None, None, None, None, "ops", "unused"),
+    ]
+    with db.cursor().copy(f"COPY metering_ledger ({cols}) FROM STDIN") as cp:
+        for r in later:
+            cp.write_row(r)
+    assert db.execute("SELECT count(*) FROM metering_usage").fetchone()[0] == 6
+    assert db.execute("SELECT count(*) FROM metering_entries").fetchone()[0] == 5
+    assert db.execute(f"SELECT {cols} FROM metering_ledger WHERE src_offset = 20").fetchall() \
+        == [shown((f"{cid.lower()}:Id2MetaStandardVerify",) + later[0][1:9] + (None,) +
+                  later[0][10:18] + (None,) + later[0][19:])]
+    assert db.execute("SELECT code FROM metering_actions WHERE name = "
+                      "'Id2MetaStandardVerify'").fetchone()[0] == 8  # numbered on the way in
+    assert db.execute("SELECT entry_key, calls FROM metering_ledger WHERE entry_key IN "
+                      "('b2:Verify', 'refund:pk-a') ORDER BY 1").fetchall() == \
+        [("b2:Verify", 1), ("refund:pk-a", 10)]
     # History cannot be rewritten through the numbering either.
     for q in ("UPDATE metering_actions SET name = 'Other' WHERE code = 5",
               "DELETE FROM metering_actions", "TRUNCATE metering_usage",

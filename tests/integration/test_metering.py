@@ -340,6 +340,43 @@ def test_action_names_are_numbered_up_to_a_cap(metering):
     m.reconcile()
 
 
+def test_not_ready_until_the_migration_it_needs(bins, svc_env, tmp_path, unique):
+    """A binary started on a database that is behind it (an upgrade that skipped `shirenctl
+    migrate`) reports not ready and says what to do, and consumes nothing; once the migration
+    has run it becomes ready by itself."""
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    for f in sorted((ROOT / "deploy" / "sql").glob("*.sql")):
+        if f.name < "008":
+            (sql / f.name).write_bytes(f.read_bytes())
+    env = dict(svc_env, SHIREN_SQL_DIR=str(sql))
+    subprocess.run([bins.shirenctl, "migrate"], env=env, check=True, capture_output=True)
+    m = Metering(bins, env, tmp_path, unique)
+    try:
+        m.start(wait=False)
+        deadline = time.time() + 20
+        code, body = 0, ""
+        while time.time() < deadline:
+            try:
+                code, body = http_get(f"http://127.0.0.1:{m.port}/readyz")
+                if code == 503 and '"schema":false' in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert code == 503 and '"schema":false' in body, body
+        time.sleep(1.5)
+        assert http_get(f"http://127.0.0.1:{m.port}/readyz")[0] == 503
+        log = (tmp_path / f"metering.{m.starts}.log").read_text()
+        assert "the database is at migration 7 and this binary needs 8" in log
+        (sql / "008_metering_products.sql").write_bytes(
+            (ROOT / "deploy" / "sql" / "008_metering_products.sql").read_bytes())
+        subprocess.run([bins.shirenctl, "migrate"], env=env, check=True, capture_output=True)
+        m.wait_ready()
+    finally:
+        m.stop()
+
+
 def test_late_events_and_period_close(bins, migrated_env, tmp_path, unique):
     m = Metering(bins, migrated_env, tmp_path, unique, sweep_s=3600, max_quantity=1000000)
     try:

@@ -27,9 +27,17 @@ static void test_parse(void)
 	CHECK_INT(product_parse("PV_FC"), 8);
 	CHECK_INT(product_parse("8"), 8);
 	CHECK_INT(product_parse("1"), 1);
-	static const char *const bad[] = {"",	     "0",	  "9",		    "-1",
-					  "4x",	     "pv_fc",	  "PRODUCT_PV_FC",  "UNSPECIFIED",
-					  "PV_FC ",  " PV_FC",	  "99999999999999999999"};
+	static const char *const bad[] = {"",
+					  "0",
+					  "9",
+					  "-1",
+					  "4x",
+					  "pv_fc",
+					  "PRODUCT_PV_FC",
+					  "UNSPECIFIED",
+					  "PV_FC ",
+					  " PV_FC",
+					  "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_INT(product_parse(bad[i]), -EINVAL);
 	CHECK_INT(product_parse(NULL), -EINVAL);
@@ -44,9 +52,7 @@ static void test_names(void)
 	}
 	CHECK(product_name(0) == NULL);
 	CHECK(product_name(PRODUCT_MAX + 1) == NULL);
-	CHECK_STR(product_names(),
-		  "ID_PRO, ID_MIN, LR_FR, PV_FV, ID_PLUS, MFVC, LR_FR_MIN, PV_FC");
+	CHECK_STR(product_names(), "ID_PRO, ID_MIN, LR_FR, PV_FV, ID_PLUS, MFVC, LR_FR_MIN, PV_FC");
 }
 
-UNIT_MAIN("product", UNIT_CASE(test_max_is_the_enums), UNIT_CASE(test_parse),
-	  UNIT_CASE(test_names))
+UNIT_MAIN("product", UNIT_CASE(test_max_is_the_enums), UNIT_CASE(test_parse), UNIT_CASE(test_names))

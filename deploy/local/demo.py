@@ -7,9 +7,12 @@ SHIREN_INTAKE_ADDR (default 127.0.0.1:8900):
   2. CompareFaceVerify of two photos of the same person (the skimage astronaut, and the same
      photo shrunk and re-encoded at JPEG quality 60 by the liveness_img test tool): Passed T;
   3. CompareFaceVerify of two different people (astronaut, Grace Hopper): Passed F;
-  4. DescribeFaceVerify of the first comparison: the stored result, MaterialInfo included.
+  4. DescribeFaceVerify of the first comparison: the stored result, MaterialInfo included;
+  5. metering: both comparisons billed (the demo tenant's PV_FC usage grows by 2 billable
+     calls, read with `shirenctl metering usage`).
 The comparisons travel the whole path: intake -> outbox -> Kafka -> shiren-liveness (the face
-models) -> Kafka -> intake. Exits 1 with the reply when an answer is not the expected one.
+models) -> Kafka -> intake, and their usage events intake/liveness -> Kafka -> shiren-metering.
+Exits 1 with the reply when an answer is not the expected one.
 
 Usage: deploy/local/demo.py BUILD_DIR
 """
@@ -57,6 +60,13 @@ def scene_id(build, name, product, model):
     return str(s[0]["scene_id"])
 
 
+def billed(build):
+    """The demo tenant's billable PV_FC (CompareFaceVerify) calls so far, all days."""
+    rows = ctl(build, "metering", "usage", "--tenant", "demo", "--product", "PV_FC", "--format",
+               "json")
+    return sum(int(r["billable"]) for r in rows)
+
+
 def reencoded(build, src):
     with tempfile.NamedTemporaryFile(suffix=".jpg", delete=False) as f:
         out = f.name
@@ -102,6 +112,7 @@ def main():
     print(f"demo: InitFaceVerify -> CertifyId {j['ResultObject']['CertifyId']}, "
           f"CertifyUrl {j['ResultObject'].get('CertifyUrl', '')[:60]}...")
 
+    billed_before = billed(build)
     astronaut = ASTRONAUT.read_bytes()
     cases = [("same person", reencoded(build, ASTRONAUT), "T"),
              ("different people", HOPPER.read_bytes(), "F")]
@@ -134,6 +145,15 @@ def main():
     material = json.loads(j["ResultObject"].get("MaterialInfo") or "{}")
     print(f"demo: DescribeFaceVerify {first} -> Passed T, SubCode "
           f"{j['ResultObject']['SubCode']}, MaterialInfo keys {sorted(material)}")
+
+    deadline = time.time() + 15
+    while billed(build) - billed_before < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    n = billed(build) - billed_before
+    if n != 2:
+        sys.exit(f"demo: metering billed {n} of the 2 comparisons (see var/log/metering.log)")
+    print(f"demo: shiren-metering billed both comparisons (PV_FC billable calls "
+          f"{billed_before} -> {billed_before + n})")
     print("demo: end to end ok")
 
 

@@ -33,9 +33,12 @@ INSERT INTO metering_actions (code, name) VALUES
 CREATE TRIGGER metering_actions_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
     ON metering_actions FOR EACH STATEMENT EXECUTE FUNCTION metering_refuse_change();
 
--- Packages get a number for usage entries to point at (assigned on insert, never updated).
+-- Packages get a number for usage entries to point at: assigned on insert, never changed
+-- (not even to DEFAULT), and a package is never deleted.
 ALTER TABLE metering_packages ADD COLUMN no integer GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE metering_packages ADD CONSTRAINT metering_packages_no_key UNIQUE (no);
+CREATE TRIGGER metering_packages_keep BEFORE UPDATE OF no OR DELETE OR TRUNCATE
+    ON metering_packages FOR EACH STATEMENT EXECUTE FUNCTION metering_refuse_change();
 
 -- Kinds: 0 call (non-billable, counted), 1 trial, 2 package, 3 postpaid, 4 blocked. Absent
 -- values: package_no 0, price_version 0, tier_first/tier_last/sub_code/src_partition/src_offset
@@ -209,15 +212,24 @@ BEGIN
             END IF;
             IF v_code IS NULL THEN
                 INSERT INTO metering_actions (code, name)
-                SELECT coalesce(max(a.code), 0) + 1, v_act FROM metering_actions a
+                SELECT max(a.code) + 1, v_act FROM metering_actions a
+                HAVING max(a.code) < 1000
                 RETURNING metering_actions.code INTO v_code;
             END IF;
+        END IF;
+        -- A key taken already (the same call in another letter case, which a binary of
+        -- before 007 did not recognise) or no number left: the row keeps its text key.
+        IF v_pno IS NOT NULL AND v_code IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM metering_usage u
+               WHERE u.certify_id = split_part(NEW.entry_key, ':', 1)::uuid
+                 AND u.action = v_code AND u.seq = NEW.seq) THEN
             INSERT INTO metering_usage (certify_id, tenant_id, occurred_at_ms, scene_id, amount,
                                         src_offset, package_no, calls, period, price_version,
                                         action, seq, kind, product, tier_first, tier_last,
                                         sub_code, src_partition)
             VALUES (split_part(NEW.entry_key, ':', 1)::uuid, NEW.tenant_id, NEW.occurred_at_ms,
-                    NEW.scene_id, NEW.amount, coalesce(NEW.src_offset, -1), v_pno, NEW.calls,
+                    coalesce(NEW.scene_id, 0), coalesce(NEW.amount, 0),
+                    coalesce(NEW.src_offset, -1), v_pno, NEW.calls,
                     NEW.period, coalesce(NEW.price_version, 0), v_code, NEW.seq,
                     array_position(ARRAY['call', 'trial', 'package', 'postpaid', 'blocked'],
                                    NEW.kind) - 1,

@@ -300,19 +300,6 @@ static int run_txn(struct mt_consumer *c, struct mt_msg *msgs, size_t n, struct 
 	return -ESHUTDOWN;
 }
 
-/* Whether a transaction of one message failed because of that message: a check of ours
- * refused it, or PostgreSQL raised a data exception (class 22) or an integrity violation (23)
- * for its values. Anything else (a missing table or privilege, resources, an internal error)
- * would fail every message alike: dead-lettering them would lose the billing. */
-static bool message_caused(int rc, const char *err)
-{
-	if (rc == -ENOMEM)
-		return false;
-	if (err[0] != '[')
-		return true;
-	return strncmp(err + 1, "22", 2) == 0 || strncmp(err + 1, "23", 2) == 0;
-}
-
 /* A batch that keeps failing: one message at a time, and a message that fails alone because of
  * what it holds is rejected ("apply") so the partition moves on. A failure that is not the
  * message's is retried until it goes away (or shutdown): the partition waits, nothing is
@@ -323,7 +310,9 @@ static int run_one_by_one(struct mt_consumer *c, size_t n, struct mt_txn_stats *
 	for (size_t i = 0; i < n; i++) {
 		struct mt_txn_stats st;
 		int rc = run_txn(c, &c->msgs[i], 1, &st);
-		while (rc < 0 && rc != -ESHUTDOWN && !message_caused(rc, c->last_err)) {
+		while (rc < 0 && rc != -ESHUTDOWN && !mt_failure_is_message(rc, c->last_err)) {
+			/* Not ready while stuck: the operator sees it on /readyz, not only here. */
+			atomic_store(&c->ready, false);
 			log_error(c->lg,
 				  "metering is stuck on a failure that is not the message's; "
 				  "retrying",
@@ -332,6 +321,8 @@ static int run_one_by_one(struct mt_consumer *c, size_t n, struct mt_txn_stats *
 				  LF_I("offset", c->msgs[i].offset), LOG_END);
 			c_sleep_ms(c, 2000);
 			rc = run_txn(c, &c->msgs[i], 1, &st);
+			if (rc == 0)
+				atomic_store(&c->ready, c->subscribed && c->pg != NULL);
 		}
 		if (rc == -ESHUTDOWN)
 			return rc;

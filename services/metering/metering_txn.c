@@ -476,3 +476,12 @@ fail:
 	pg_rollback(c);
 	return rc;
 }
+
+bool mt_failure_is_message(int rc, const char *err)
+{
+	if (!err)
+		return false;
+	if (err[0] == '[') /* "[SQLSTATE] ..." (pg_exec): five characters, class first */
+		return strnlen(err, 7) == 7 && err[6] == ']' && strncmp(err, "[22", 3) == 0;
+	return rc == -EINVAL || rc == -E2BIG || rc == -ERANGE;
+}

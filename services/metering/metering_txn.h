@@ -72,4 +72,12 @@ const struct mt_ladders *mt_txn_ladders(const struct mt_txn *t);
 int mt_txn_run(struct mt_txn *t, PGconn *c, struct mt_msg *msgs, size_t n, struct mt_txn_stats *ret,
 	       char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Whether mt_txn_run's failure (rc, err) for a transaction of ONE message is that message's
+ * doing, so dead-lettering it ("apply") is right: a check of ours refused a value it carries
+ * (-EINVAL, -E2BIG or -ERANGE with our own message), or PostgreSQL raised a data exception
+ * (SQLSTATE class 22) for one. Anything else (an integrity violation of the cached state,
+ * missing tables or privileges, resources, serialization, the connection, unknown errors)
+ * would fail any message alike: the caller waits instead of losing the billing. */
+bool mt_failure_is_message(int rc, const char *err);
+
 #endif

@@ -239,11 +239,21 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
         ("refund:pk-a", 0, "refund", t, 4, 0, "pk-a", 10, -10, 0, -30000, None, None, None,
          202512, 20251201, None, at2, None, None, None, None, "ops", "unused"),
     ]
+    # The same call again in the other letter case (a pre-007 binary did not recognise it):
+    # its key is taken, so the row keeps its text key in metering_entries.
+    later.append((f"{cid}:CompareFaceVerify".lower().replace("comparefaceverify",
+                                                               "CompareFaceVerify"),
+                  2, "postpaid", t, 4, 7, None, 1, 0, None, 4000, 1, 0, 0, 202512, 20251201,
+                  None, at2, at2 + 5, 1, 22, 200, None, None))
+    later.append((f"{cid}:CompareFaceVerify", 2, "postpaid", t, 4, 7, None, 1, 0, None, 4000,
+                  1, 0, 0, 202512, 20251201, None, at2, at2 + 5, 1, 23, 200, None, None))
     with db.cursor().copy(f"COPY metering_ledger ({cols}) FROM STDIN") as cp:
         for r in later:
             cp.write_row(r)
-    assert db.execute("SELECT count(*) FROM metering_usage").fetchone()[0] == 6
-    assert db.execute("SELECT count(*) FROM metering_entries").fetchone()[0] == 5
+    assert db.execute("SELECT count(*) FROM metering_usage").fetchone()[0] == 7
+    assert db.execute("SELECT count(*) FROM metering_entries").fetchone()[0] == 6
+    assert db.execute("SELECT entry_key FROM metering_entries WHERE src_offset = 23"
+                      ).fetchall() == [(f"{cid}:CompareFaceVerify",)]
     assert db.execute(f"SELECT {cols} FROM metering_ledger WHERE src_offset = 20").fetchall() \
         == [shown((f"{cid.lower()}:Id2MetaStandardVerify",) + later[0][1:9] + (None,) +
                   later[0][10:18] + (None,) + later[0][19:])]
@@ -255,7 +265,8 @@ def test_compact_ledger_migration_moves_usage_entries(ctl, db, tmp_path):
     # History cannot be rewritten through the numbering either.
     for q in ("UPDATE metering_actions SET name = 'Other' WHERE code = 5",
               "DELETE FROM metering_actions", "TRUNCATE metering_usage",
-              "UPDATE metering_packages SET no = 99"):
+              "UPDATE metering_packages SET no = 99", "UPDATE metering_packages SET no = DEFAULT",
+              "DELETE FROM metering_packages WHERE id = 'pk-a'"):
         with pytest.raises(psycopg.Error):
             db.execute(q)
 

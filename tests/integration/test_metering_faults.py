@@ -14,7 +14,7 @@ import uuid
 import psycopg
 import pytest
 
-from test_metering import Metering, ev, kinds, now_ms
+from test_metering import Metering, ev, http_get, kinds, now_ms
 
 N_TENANTS = 40
 N_BLOCK = 8  # the first N_BLOCK tenants block instead of postpaid
@@ -199,8 +199,11 @@ def test_a_failure_that_is_not_the_message_is_waited_out(bins, migrated_env, tmp
         time.sleep(2.5)  # at least one more round of retries
         assert m.one("SELECT count(*) FROM metering_rejects") == 0
         assert m.one("SELECT sum(consumed) FROM metering_offsets") == 1
+        code, body = http_get(f"http://127.0.0.1:{m.port}/readyz")
+        assert code == 503 and '"metering":false' in body, body  # stuck shows
         m.sql("GRANT INSERT ON metering_usage TO CURRENT_USER")
         m.wait_consumed(4)
+        m.wait_ready()
         assert kinds(m.ledger())["trial"] == (4, 0)
         assert m.one("SELECT count(*) FROM metering_rejects") == 0
         m.reconcile()

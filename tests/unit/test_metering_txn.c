@@ -9,7 +9,8 @@
 static void test_the_message_is_to_blame(void)
 {
 	/* Our own checks of a value the message carries. */
-	CHECK(mt_failure_is_message(-EINVAL, "usage entry x/0 cannot be stored: calls out of range"));
+	CHECK(mt_failure_is_message(-EINVAL,
+				    "usage entry x/0 cannot be stored: calls out of range"));
 	CHECK(mt_failure_is_message(-E2BIG, "ledger rows cannot be encoded (-7)"));
 	CHECK(mt_failure_is_message(-ERANGE, "amount overflows"));
 	/* PostgreSQL refusing a value: data exceptions. */

@@ -1,4 +1,5 @@
 /* consumer — inbox-deduplicated Kafka consumer thread with dead-lettering (consumer.h). */
+#include "common/clock.h"
 #include "common/consumer.h"
 
 #include <errno.h>
@@ -46,16 +47,6 @@ struct item {
 	char err[256];
 	int attempts;
 };
-
-static void c_sleep_ms(struct consumer *c, long ms)
-{
-	while (ms > 0 && !atomic_load(&c->stop)) {
-		long step = ms > 100 ? 100 : ms;
-		struct timespec ts = {0, step * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
 
 /* ---- inbox ---- */
 
@@ -189,7 +180,7 @@ static int pg_ensure(struct consumer *c)
 		atomic_store(&c->ready, false);
 		log_warn(c->lg, "consumer cannot reach postgresql; retrying", LF_S("error", err),
 			 LF_S("group", c->group), LF_I("backoff_ms", backoff), LOG_END);
-		c_sleep_ms(c, backoff);
+		clock_nap_ms(&c->stop, backoff);
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
 	return c->pg ? 0 : -ESHUTDOWN;
@@ -220,7 +211,7 @@ static int process_good(struct consumer *c, struct item **good, size_t n)
 			 LF_S("group", c->group), LOG_END);
 		if (conn_lost(c, rc))
 			pg_drop(c);
-		c_sleep_ms(c, c->backoff_ms);
+		clock_nap_ms(&c->stop, c->backoff_ms);
 		if (atomic_load(&c->stop))
 			return -ESHUTDOWN;
 	}
@@ -251,7 +242,7 @@ static int process_good(struct consumer *c, struct item **good, size_t n)
 				 LF_I("offset", it->msg.offset), LF_I("attempt", it->attempts),
 				 LOG_END);
 			if (it->attempts < c->max_attempts)
-				c_sleep_ms(c, backoff);
+				clock_nap_ms(&c->stop, backoff);
 			backoff *= 2;
 			if (atomic_load(&c->stop))
 				return -ESHUTDOWN;
@@ -345,7 +336,7 @@ static int process_bad(struct consumer *c, struct item *items, size_t n)
 			break;
 		if (conn_lost(c, rc))
 			pg_drop(c);
-		c_sleep_ms(c, c->backoff_ms);
+		clock_nap_ms(&c->stop, c->backoff_ms);
 	}
 	atomic_fetch_add(&c->dead, nbad);
 	metrics_counter_add(c->m_dead, nbad);
@@ -579,8 +570,9 @@ fail:
 	return NULL;
 }
 
-bool consumer_ready(struct consumer *c)
+bool consumer_ready(void *consumer)
 {
+	struct consumer *c = consumer;
 	return atomic_load(&c->ready);
 }
 

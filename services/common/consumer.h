@@ -59,7 +59,9 @@ struct consumer;
 /* Start the consumer thread. Connections are retried with backoff. Strings and arrays in `o`
  * are copied; `lg`, `o->arg` and `o->metrics` are borrowed. NULL on failure (logged). */
 struct consumer *consumer_start(const struct consumer_opts *o, struct log *lg);
-bool consumer_ready(struct consumer *c);
+/* Whether `consumer` (a struct consumer) is connected and subscribed; shaped as a
+ * service_ready_fn, so it is passed to service_add_ready_check as it is. */
+bool consumer_ready(void *consumer);
 /* Counters since start (thread-safe): applied, duplicates skipped, dead-lettered. */
 void consumer_stats(struct consumer *c, uint64_t *ret_applied, uint64_t *ret_dups,
 		    uint64_t *ret_dead);

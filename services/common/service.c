@@ -1,5 +1,6 @@
 /* service — loop, signals, admin HTTP and the infrastructure monitor shared by the daemons
  * (service.h). */
+#include "common/clock.h"
 #include "common/service.h"
 
 #include <errno.h>
@@ -189,16 +190,6 @@ static int admin_start(struct service *s)
 
 /* ---- infrastructure monitor ---- */
 
-static void mon_sleep(struct service *s, long ms)
-{
-	while (ms > 0 && !atomic_load(&s->stop)) {
-		long step = ms > 100 ? 100 : ms;
-		struct timespec ts = {0, step * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
-
 /* Set a readiness flag; log when it turns ready, and when it is not ready for a reason not
  * logged yet (also the first time: every flag starts false). Monitor thread only. */
 static void set_flag(struct service *s, atomic_bool *flag, bool v, const char *what,
@@ -304,7 +295,7 @@ static void *monitor_main(void *arg)
 		monitor_pg(s, &conn);
 		if (rk)
 			monitor_kafka(s, rk);
-		mon_sleep(s, service_infra_ready(s) ? 5000 : 1000);
+		clock_nap_ms(&s->stop, service_infra_ready(s) ? 5000 : 1000);
 	}
 	PQfinish(conn);
 	if (rk)

@@ -117,11 +117,6 @@ static int apply_cb(PGconn *c, const struct consumer_msg *const *msgs, size_t n,
 	return 0;
 }
 
-static bool ready_cb(void *arg)
-{
-	return consumer_ready(arg);
-}
-
 int intake_completed_start(struct intake *s)
 {
 	const char *topics[1] = {TOPIC_VERIFY_COMPLETED};
@@ -139,5 +134,5 @@ int intake_completed_start(struct intake *s)
 	s->consumer = consumer_start(&o, s->lg);
 	if (!s->consumer)
 		return -EIO;
-	return service_add_ready_check(s->svc, "consumer", ready_cb, s->consumer);
+	return service_add_ready_check(s->svc, "consumer", consumer_ready, s->consumer);
 }

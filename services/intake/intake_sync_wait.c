@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pg.h"
@@ -298,15 +299,6 @@ static void push(struct intake_sync *y, const char *payload)
 	(void)!write(y->pipefd[1], &one, 1);
 }
 
-static void nap(struct intake_sync *y, long ms)
-{
-	while (ms > 0 && !atomic_load(&y->stop)) {
-		long step = ms > 100 ? 100 : ms;
-		nanosleep(&(struct timespec){0, step * 1000000L}, NULL);
-		ms -= step;
-	}
-}
-
 static void *listener_main(void *arg)
 {
 	struct intake_sync *y = arg;
@@ -324,7 +316,7 @@ static void *listener_main(void *arg)
 				pg = NULL;
 				log_warn(s->lg, "sync listener cannot reach postgresql; retrying",
 					 LF_S("error", err), LF_I("backoff_ms", backoff), LOG_END);
-				nap(y, backoff);
+				clock_nap_ms(&y->stop, backoff);
 				backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 				continue;
 			}

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/envelope.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -59,22 +60,6 @@ struct lsvc_pool {
 	atomic_int busy;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap(struct lsvc_pool *p, long ms)
-{
-	while (ms > 0 && !atomic_load(&p->stop)) {
-		long step = ms > 100 ? 100 : ms;
-		nanosleep(&(struct timespec){0, step * 1000000L}, NULL);
-		ms -= step;
-	}
-}
-
 static void drop_conn(struct worker *w)
 {
 	if (w->pg) {
@@ -102,7 +87,7 @@ static int ensure_conn(struct worker *w)
 		}
 		log_warn(s->lg, "worker cannot reach postgresql; retrying", LF_S("error", err),
 			 LF_S("worker", w->name), LF_I("backoff_ms", backoff), LOG_END);
-		nap(w->pool, backoff);
+		clock_nap_ms(&w->pool->stop, backoff);
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
 	return w->pg ? 0 : -ESHUTDOWN;
@@ -234,7 +219,7 @@ static void process(struct worker *w, struct lsvc_job *j)
 	struct lsvc *s = w->pool->s;
 	struct lsvc_outcome o;
 	char err[512] = "", *detail = malloc(DETAIL_MAX);
-	int64_t t0 = mono_ms(), compute_ms = 0;
+	int64_t t0 = clock_mono_ms(), compute_ms = 0;
 	int64_t queue_ms = j->produced_at_ms > 0 ? envelope_now_ms() - j->produced_at_ms : 0;
 	bool stored = false;
 	lsvc_outcome_init(&o);
@@ -258,11 +243,11 @@ static void process(struct worker *w, struct lsvc_job *j)
 		if (rc < 0) {
 			lsvc_outcome_failed(&o, "load", "The input images could not be loaded.");
 		} else {
-			int64_t c0 = mono_ms();
+			int64_t c0 = clock_mono_ms();
 			metrics_gauge_set(s->m.busy, atomic_fetch_add(&w->pool->busy, 1) + 1);
 			lsvc_run(s, w->eng, w->eng2, j, &o, detail, DETAIL_MAX);
 			metrics_gauge_set(s->m.busy, atomic_fetch_sub(&w->pool->busy, 1) - 1);
-			compute_ms = mono_ms() - c0;
+			compute_ms = clock_mono_ms() - c0;
 			metrics_histogram_observe(s->m.compute_seconds,
 						  (double)compute_ms / 1000.0);
 		}
@@ -280,10 +265,10 @@ static void process(struct worker *w, struct lsvc_job *j)
 		goto out;
 	}
 	metrics_counter_add(stored ? s->m.jobs_done : s->m.jobs_dup, 1);
-	metrics_histogram_observe(s->m.job_seconds, (double)(mono_ms() - t0) / 1000.0);
+	metrics_histogram_observe(s->m.job_seconds, (double)(clock_mono_ms() - t0) / 1000.0);
 	if (queue_ms > 0)
 		metrics_histogram_observe(s->m.queue_seconds, (double)queue_ms / 1000.0);
-	log_job(w, j, &o, mono_ms() - t0, compute_ms, queue_ms, stored);
+	log_job(w, j, &o, clock_mono_ms() - t0, compute_ms, queue_ms, stored);
 out:
 	free(detail);
 }
@@ -309,11 +294,11 @@ static int take_notifies(struct worker *w)
 static void wait_jobs(struct worker *w)
 {
 	struct lsvc_pool *p = w->pool;
-	int64_t until = mono_ms() + p->s->cfg->poll_ms;
+	int64_t until = clock_mono_ms() + p->s->cfg->poll_ms;
 	if (take_notifies(w) != 0)
 		return;
 	while (!atomic_load(&p->stop)) {
-		int64_t left = until - mono_ms();
+		int64_t left = until - clock_mono_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pfd = {PQsocket(w->pg), POLLIN, 0};
@@ -416,13 +401,13 @@ void lsvc_pool_stop(struct lsvc *s, int64_t timeout_ms)
 	if (!p)
 		return;
 	atomic_store(&p->stop, true);
-	int64_t until = mono_ms() + timeout_ms;
+	int64_t until = clock_mono_ms() + timeout_ms;
 	bool all = true;
 	for (int i = 0; i < p->n && p->w; i++) {
 		struct worker *w = &p->w[i];
 		if (!w->started)
 			continue;
-		while (!atomic_load(&w->finished) && mono_ms() < until)
+		while (!atomic_load(&w->finished) && clock_mono_ms() < until)
 			nanosleep(&(struct timespec){0, 5000000L}, NULL);
 		if (!atomic_load(&w->finished)) {
 			all = false; /* still computing: left to the process exit */

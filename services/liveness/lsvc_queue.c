@@ -127,11 +127,6 @@ static int apply_cb(PGconn *c, const struct consumer_msg *const *msgs, size_t n,
 	return 0;
 }
 
-static bool ready_cb(void *arg)
-{
-	return consumer_ready(arg);
-}
-
 int lsvc_queue_start(struct lsvc *s)
 {
 	const char *topics[1] = {TOPIC_LIVENESS_JOBS};
@@ -149,7 +144,7 @@ int lsvc_queue_start(struct lsvc *s)
 	s->consumer = consumer_start(&o, s->lg);
 	if (!s->consumer)
 		return -EIO;
-	return service_add_ready_check(s->svc, "consumer", ready_cb, s->consumer);
+	return service_add_ready_check(s->svc, "consumer", consumer_ready, s->consumer);
 }
 
 void lsvc_queue_stop(struct lsvc *s)

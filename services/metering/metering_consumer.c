@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/envelope.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -47,23 +48,6 @@ struct mt_consumer {
 	char last_err[512]; /* of the last failed transaction */
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void c_sleep_ms(struct mt_consumer *c, long ms)
-{
-	while (ms > 0 && !atomic_load(&c->stop)) {
-		long step = ms > 100 ? 100 : ms;
-		struct timespec ts = {0, step * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
-
 /* ---- PostgreSQL ---- */
 
 static void pg_drop(struct mt_consumer *c)
@@ -98,7 +82,7 @@ static int pg_ensure(struct mt_consumer *c)
 		if (pg_connect(c->o.pg_dsn, "shiren-metering-apply", &c->pg, err, sizeof(err)) ==
 			    0 &&
 		    pg_setup(c, err, sizeof(err)) == 0) {
-			c->last_ladders = mono_ms();
+			c->last_ladders = clock_mono_ms();
 			c->cmd_pending = true;
 			atomic_store(&c->ready, c->subscribed);
 			return 0;
@@ -106,7 +90,7 @@ static int pg_ensure(struct mt_consumer *c)
 		pg_drop(c);
 		log_warn(c->lg, "metering cannot use postgresql; retrying", LF_S("error", err),
 			 LF_I("backoff_ms", backoff), LOG_END);
-		c_sleep_ms(c, backoff);
+		clock_nap_ms(&c->stop, backoff);
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
 	return c->pg ? 0 : -ESHUTDOWN;
@@ -138,7 +122,7 @@ static void on_assign(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, vo
 			log_warn(c->lg, "cannot read stored offsets; retrying", LF_S("error", err),
 				 LOG_END);
 			pg_drop(c);
-			c_sleep_ms(c, 250);
+			clock_nap_ms(&c->stop, 250);
 		}
 	}
 	/* Without stored offsets, the beginning is the safe position: whatever was applied is
@@ -189,7 +173,7 @@ static size_t collect(struct mt_consumer *c)
 	while (n < (size_t)c->o.batch_max && !atomic_load(&c->stop)) {
 		int wait = 100;
 		if (n) {
-			int64_t left = deadline - mono_ms();
+			int64_t left = deadline - clock_mono_ms();
 			wait = left > 0 ? (int)left : 0;
 		}
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
@@ -216,7 +200,7 @@ static size_t collect(struct mt_consumer *c)
 		x->len = m->len;
 		c->rkm[n++] = m;
 		if (n == 1)
-			deadline = mono_ms() + c->o.linger_ms;
+			deadline = clock_mono_ms() + c->o.linger_ms;
 	}
 	return n;
 }
@@ -249,7 +233,7 @@ static void observe(struct mt_consumer *c, size_t n, const struct mt_txn_stats *
 	metrics_counter_add(c->m_out[3], st->rejected);
 	metrics_counter_add(c->m_out[4], st->skipped_msgs);
 	metrics_counter_add(c->m_alerts, st->alerts);
-	metrics_histogram_observe(c->m_batch, (double)(mono_ms() - t0_ms) / 1000.0);
+	metrics_histogram_observe(c->m_batch, (double)(clock_mono_ms() - t0_ms) / 1000.0);
 	for (size_t i = 0; i < n; i++) {
 		const struct mt_msg *m = &c->msgs[i];
 		if ((m->outcome == MT_OUT_APPLIED || m->outcome == MT_OUT_NON_BILLABLE) &&
@@ -266,7 +250,7 @@ static void observe(struct mt_consumer *c, size_t n, const struct mt_txn_stats *
 			oldest = c->msgs[i].ts_ms;
 	log_debug(c->lg, "batch applied", LF_I("messages", n), LF_I("applied", st->applied),
 		  LF_I("age_ms", oldest ? envelope_now_ms() - oldest : -1),
-		  LF_I("txn_ms", mono_ms() - t0_ms), LF_I("duplicates", st->duplicates),
+		  LF_I("txn_ms", clock_mono_ms() - t0_ms), LF_I("duplicates", st->duplicates),
 		  LF_I("non_billable", st->non_billable), LF_I("rejected", st->rejected),
 		  LF_I("alerts", st->alerts), LOG_END);
 }
@@ -295,7 +279,7 @@ static int run_txn(struct mt_consumer *c, struct mt_msg *msgs, size_t n, struct 
 		}
 		if (++attempts >= 3)
 			return rc;
-		c_sleep_ms(c, 100L << attempts);
+		clock_nap_ms(&c->stop, 100L << attempts);
 	}
 	return -ESHUTDOWN;
 }
@@ -319,7 +303,7 @@ static int run_one_by_one(struct mt_consumer *c, size_t n, struct mt_txn_stats *
 				  LF_S("error", c->last_err),
 				  LF_I("partition", c->msgs[i].partition),
 				  LF_I("offset", c->msgs[i].offset), LOG_END);
-			c_sleep_ms(c, 2000);
+			clock_nap_ms(&c->stop, 2000);
 			rc = run_txn(c, &c->msgs[i], 1, &st);
 			if (rc == 0)
 				atomic_store(&c->ready, c->subscribed && c->pg != NULL);
@@ -349,7 +333,7 @@ static int run_one_by_one(struct mt_consumer *c, size_t n, struct mt_txn_stats *
 static void process_batch(struct mt_consumer *c, size_t n)
 {
 	struct mt_txn_stats st;
-	int64_t t0 = mono_ms();
+	int64_t t0 = clock_mono_ms();
 	for (size_t i = 0; i < n; i++)
 		mt_txn_decode(&c->o.txn, &c->msgs[i]);
 	int rc = run_txn(c, c->msgs, n, &st);
@@ -359,7 +343,7 @@ static void process_batch(struct mt_consumer *c, size_t n)
 		commit_kafka(c, n);
 		observe(c, n, &st, t0);
 	}
-	int64_t took = mono_ms() - t0;
+	int64_t took = clock_mono_ms() - t0;
 	if (took >= SLOW_MS)
 		log_warn(c->lg, "slow metering batch", LF_I("ms", took), LF_I("messages", n),
 			 LF_I("alerts", st.alerts), LOG_END);
@@ -386,7 +370,7 @@ static void drain_notifies(struct mt_consumer *c)
 static void housekeeping(struct mt_consumer *c)
 {
 	char err[512] = "";
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	size_t n = 0;
 	int32_t closed;
 	int rc = 0;
@@ -413,8 +397,9 @@ static void housekeeping(struct mt_consumer *c)
 		if (conn_lost(c, rc))
 			pg_drop(c);
 	}
-	if (mono_ms() - now >= SLOW_MS)
-		log_warn(c->lg, "slow metering housekeeping", LF_I("ms", mono_ms() - now), LOG_END);
+	if (clock_mono_ms() - now >= SLOW_MS)
+		log_warn(c->lg, "slow metering housekeeping", LF_I("ms", clock_mono_ms() - now),
+			 LOG_END);
 }
 
 /* Every pending command, before consuming starts. */
@@ -431,14 +416,14 @@ static void drain_commands(struct mt_consumer *c)
 		if (conn_lost(c, rc))
 			pg_drop(c);
 	}
-	c->last_cmds = mono_ms();
+	c->last_cmds = clock_mono_ms();
 	c->cmd_pending = false;
 }
 
 static void *consumer_main(void *arg)
 {
 	struct mt_consumer *c = arg;
-	c->last_sweep = mono_ms(); /* the first sweep one interval after start */
+	c->last_sweep = clock_mono_ms(); /* the first sweep one interval after start */
 	while (!atomic_load(&c->stop)) {
 		if (pg_ensure(c) < 0)
 			break;
@@ -447,7 +432,7 @@ static void *consumer_main(void *arg)
 			 * the first event, as they were issued. */
 			drain_commands(c);
 			if (!service_infra_ready(c->o.svc) || subscribe(c) < 0) {
-				c_sleep_ms(c, 200);
+				clock_nap_ms(&c->stop, 200);
 				continue;
 			}
 		}

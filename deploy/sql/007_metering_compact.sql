@@ -86,32 +86,25 @@ PARALLEL SAFE AS $$
             + date_part('day', DATE '1970-01-01' + ((ms + 28800000) / 86400000)::integer))::integer
 $$;
 
--- Existing usage entries whose key follows the contract (<32 hex>:<Action>) move over; any
--- other stays in metering_entries (shiren-metering refuses such ids from now on). The old
--- decoder kept ids as sent, so one call may be there twice, its CertifyId in two cases (and
--- billed twice): one spelling moves (a redelivery is then a duplicate of it), the other stays.
-CREATE TEMP TABLE m007_move ON COMMIT DROP AS
-SELECT DISTINCT ON (lower(entry_key), seq) entry_key, seq
-FROM metering_ledger
-WHERE metering_is_usage(kind) AND entry_key ~ '^[0-9a-fA-F]{32}:[A-Za-z][A-Za-z0-9]{0,63}$'
-ORDER BY lower(entry_key), seq, entry_key COLLATE "C";
-
--- Every moved entry must read back through the view exactly; if one cannot (its package is
--- gone, its day or period do not agree with its time), nothing is migrated.
+-- Every usage entry that follows the contract (<32 hex>:<Action>) must read back exactly from
+-- metering_usage; if one cannot (its package is gone, its day or period do not agree with its
+-- time), nothing is migrated.
 DO $$
 DECLARE
     bad bigint;
     example text;
 BEGIN
     SELECT count(*), min(l.entry_key) INTO bad, example
-    FROM metering_ledger l JOIN m007_move USING (entry_key, seq)
-    WHERE (l.package_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM metering_packages p WHERE p.id = l.package_id))
-       OR l.day <> metering_day(l.occurred_at_ms)
-       OR (l.late_from IS NULL) <> (l.period = l.day / 100)
-       OR l.late_from <> l.day / 100
-       OR l.calls NOT BETWEEN 1 AND 2147483647
-       OR l.sub_code = -1 OR l.src_partition NOT BETWEEN 0 AND 32767;
+    FROM metering_ledger l
+    WHERE metering_is_usage(l.kind)
+      AND l.entry_key ~ '^[0-9a-fA-F]{32}:[A-Za-z][A-Za-z0-9]{0,63}$'
+      AND ((l.package_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM metering_packages p WHERE p.id = l.package_id))
+           OR l.day <> metering_day(l.occurred_at_ms)
+           OR (l.late_from IS NULL) <> (l.period = l.day / 100)
+           OR l.late_from <> l.day / 100
+           OR l.calls NOT BETWEEN 1 AND 2147483647
+           OR l.sub_code = -1 OR l.src_partition NOT BETWEEN 0 AND 32767);
     IF bad > 0 THEN
         RAISE EXCEPTION '007_metering_compact: % usage entries cannot be kept exactly in '
             'metering_usage (for example %); correct them and run the migration again',
@@ -119,33 +112,11 @@ BEGIN
     END IF;
 END $$;
 
-INSERT INTO metering_actions (code, name)
-SELECT (SELECT max(code) FROM metering_actions) + row_number() OVER (ORDER BY n), n
-FROM (SELECT DISTINCT split_part(entry_key, ':', 2) AS n FROM m007_move) x
-WHERE NOT EXISTS (SELECT 1 FROM metering_actions a WHERE a.name = x.n);
-
-INSERT INTO metering_usage (certify_id, tenant_id, occurred_at_ms, scene_id, amount, src_offset,
-                            package_no, calls, period, price_version, action, seq, kind,
-                            product, tier_first, tier_last, sub_code, src_partition)
-SELECT split_part(l.entry_key, ':', 1)::uuid, l.tenant_id, l.occurred_at_ms, l.scene_id,
-       l.amount, coalesce(l.src_offset, -1), coalesce(p.no, 0), l.calls, l.period,
-       coalesce(l.price_version, 0), a.code, l.seq,
-       array_position(ARRAY['call', 'trial', 'package', 'postpaid', 'blocked'], l.kind) - 1,
-       l.product, coalesce(l.tier_first, -1), coalesce(l.tier_last, -1),
-       coalesce(l.sub_code, -1), coalesce(l.src_partition, -1)
-FROM metering_ledger l
-JOIN m007_move USING (entry_key, seq)
-JOIN metering_actions a ON a.name = split_part(l.entry_key, ':', 2)
-LEFT JOIN metering_packages p ON p.id = l.package_id;
-
-INSERT INTO metering_entries
-SELECT * FROM metering_ledger l
-WHERE NOT EXISTS (SELECT 1 FROM m007_move m WHERE m.entry_key = l.entry_key AND m.seq = l.seq);
-
--- The derived views of 003 depend on the old table: re-created over the view below.
+-- The derived views of 003 depend on the old table: re-created over the view below. The old
+-- table's rows are written through that view further down, then it is dropped.
 DROP VIEW metering_derived_daily, metering_derived_packages, metering_derived_accounts,
           metering_derived_months;
-DROP TABLE metering_ledger;
+ALTER TABLE metering_ledger RENAME TO metering_ledger_003;
 
 CREATE VIEW metering_ledger AS
 SELECT replace(u.certify_id::text, '-', '') || ':' || a.name AS entry_key,
@@ -251,6 +222,14 @@ BEGIN
 END $$;
 CREATE TRIGGER metering_ledger_insert INSTEAD OF INSERT ON metering_ledger
     FOR EACH ROW EXECUTE FUNCTION metering_ledger_insert();
+
+-- The existing entries, written the way a binary of before 007 writes them (the trigger above
+-- sorts them). The old decoder kept ids as sent, so one call may be there twice, its CertifyId
+-- in two cases (and billed twice): the first spelling in byte order moves to metering_usage (a
+-- redelivery is then a duplicate of it), the other keeps its text key in metering_entries.
+INSERT INTO metering_ledger
+SELECT * FROM metering_ledger_003 ORDER BY lower(entry_key), seq, entry_key COLLATE "C";
+DROP TABLE metering_ledger_003;
 
 CREATE VIEW metering_derived_daily AS
 SELECT tenant_id, product, scene_id, day,
